@@ -1,0 +1,47 @@
+# vpclink: `make lab` builds the simulated VPC and runs the acceptance
+# scenarios; `make test` runs every test tier. Both need root on Linux.
+SHELL := /bin/bash
+GO ?= go
+GOBIN := $(shell $(GO) env GOPATH)/bin
+BIN := bin/vpclink
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+# Debian packages the tests use: ip (lab/test inspection), systemd-analyze, shellcheck.
+DEB_PACKAGES := iproute2 systemd shellcheck
+STATICCHECK := $(GOBIN)/staticcheck
+STATICCHECK_VERSION ?= latest
+
+.PHONY: help build deps lint unit test lab lab-short clean
+.DEFAULT_GOAL := help
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/vpclink
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/vpclink
+
+deps: ## install what the tests need (Debian packages, staticcheck); idempotent
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@test -x $(STATICCHECK) || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint: deps ## gofmt, go vet, staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+unit: deps ## go tests with -race (root tests in network namespaces run as root, skip otherwise)
+	$(GO) test -race -count=1 -timeout 10m ./...
+
+test: lint unit ## everything CI runs
+	@for s in test/*.sh; do [ -e "$$s" ] || continue; echo "== $$s"; bash "$$s" || exit 1; done
+
+lab: build deps ## the simulated VPC: build it, run every acceptance scenario, print the report
+	@echo "the lab is not built yet"; exit 1
+
+clean: ## remove build output
+	rm -rf bin

@@ -1,0 +1,130 @@
+// Package gce is vpclink's only door to the Compute Engine and metadata APIs.
+//
+// Consumers (agent, reconciler, CLI) depend on the small interfaces below, not
+// on cloud.google.com/go/compute: the implementation in this package wraps the
+// apiv1 REST clients, and tests drive it over real HTTP against
+// internal/gcefake. Mutating calls return only once GCE reports the operation
+// DONE, so a caller that gets nil knows the state it asked for was reached.
+package gce
+
+import (
+	"context"
+	"time"
+)
+
+// Route is a GCE route as vpclink reads and writes it. Network is the full
+// network URL as GCE returns it; writers may pass a bare name, which Insert
+// expands against Project.
+type Route struct {
+	Name        string
+	Project     string
+	Network     string
+	DestRange   string
+	Priority    uint32
+	Tags        []string
+	Description string
+	// Exactly one next hop is set on an owned route.
+	NextHopInstance string // zonal instance URL
+	NextHopIP       string
+	// Read-only fields, filled by Get and List.
+	CreationTimestamp time.Time
+	Warnings          []string // GCE warning codes, e.g. NEXT_HOP_INSTANCE_NOT_FOUND
+}
+
+// Routes lists and changes routes in one project. Insert of a name that
+// exists and Delete of a name that does not are success (invariant 3).
+type Routes interface {
+	// List returns every route in project whose name starts with namePrefix
+	// (all routes when it is empty), following pages.
+	List(ctx context.Context, project, namePrefix string) ([]Route, error)
+	Get(ctx context.Context, project, name string) (Route, error)
+	// Insert creates r and waits until its operation is DONE.
+	Insert(ctx context.Context, r Route) error
+	// Delete removes the route and waits until its operation is DONE.
+	Delete(ctx context.Context, project, name string) error
+}
+
+// Instance is a VM as the instances API reports it.
+type Instance struct {
+	Name              string
+	ID                uint64
+	Zone              string // short zone name, e.g. us-central1-a
+	SelfLink          string
+	Status            string // PROVISIONING, STAGING, RUNNING, STOPPING, TERMINATED, ...
+	CreationTimestamp time.Time
+	NICs              []NIC
+}
+
+// NIC is one network interface of an instance.
+type NIC struct {
+	Index   int
+	Network string // full network URL
+	IP      string
+}
+
+// Instances reads instances. List is per zone so that a reconcile pass costs
+// one call per zone page, never one per instance.
+type Instances interface {
+	List(ctx context.Context, project, zone string) ([]Instance, error)
+	Get(ctx context.Context, project, zone, name string) (Instance, error)
+}
+
+// GroupRef names a managed instance group: zonal when Zone is set, regional
+// when Region is set.
+type GroupRef struct {
+	Project string
+	Name    string
+	Zone    string
+	Region  string
+}
+
+// ManagedInstance is one row of listManagedInstances.
+type ManagedInstance struct {
+	Name          string
+	ID            uint64
+	Zone          string
+	URL           string // zonal instance URL
+	Status        string // instance status; empty while the MIG is still creating it
+	CurrentAction string // NONE, CREATING, DELETING, RECREATING, ABANDONING, ...
+}
+
+// Groups reads and drives managed instance groups. The mutating calls wait
+// until the MIG has accepted the request (operation DONE), not until the
+// instances have reached their new state.
+type Groups interface {
+	ListManagedInstances(ctx context.Context, g GroupRef) ([]ManagedInstance, error)
+	Resize(ctx context.Context, g GroupRef, size int64) error
+	RecreateInstances(ctx context.Context, g GroupRef, instanceURLs []string) error
+	DeleteInstances(ctx context.Context, g GroupRef, instanceURLs []string) error
+}
+
+// Identity is what the metadata server tells a forwarder about itself.
+type Identity struct {
+	Project string
+	Zone    string // short zone name
+	Name    string
+	ID      uint64
+	NICs    []MetadataNIC
+}
+
+// MetadataNIC is network-interfaces/N as the metadata server reports it.
+type MetadataNIC struct {
+	Index      int
+	MAC        string
+	IP         string
+	Gateway    string
+	Network    string // projects/NUM/networks/NAME as metadata gives it
+	Subnetmask string
+}
+
+// InstanceURL is the zonal URL GCE uses for nextHopInstance.
+func (id Identity) InstanceURL() string {
+	return "https://www.googleapis.com/compute/v1/projects/" + id.Project + "/zones/" + id.Zone + "/instances/" + id.Name
+}
+
+// Metadata reads this VM's identity and attributes.
+type Metadata interface {
+	Identity(ctx context.Context) (Identity, error)
+	// Attribute returns instance attribute key; found is false when it is unset.
+	Attribute(ctx context.Context, key string) (value string, found bool, err error)
+}
