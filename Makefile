@@ -9,7 +9,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Debian packages the tests use: ip (lab/test inspection), systemd-analyze, shellcheck.
 DEB_PACKAGES := iproute2 systemd shellcheck
 STATICCHECK := $(GOBIN)/staticcheck
-STATICCHECK_VERSION ?= latest
+STATICCHECK_VERSION ?= v0.8.2
 
 .PHONY: help build deps lint unit test lab lab-short clean
 .DEFAULT_GOAL := help
