@@ -1,5 +1,3 @@
-// Package config loads, defaults and validates the agent and reconciler
-// configuration (YAML, keys exactly as in DESIGN.md; unknown keys are errors).
 package config
 
 import "time"

@@ -1,0 +1,91 @@
+package health
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Verdict is what the monitor concluded about one target.
+type Verdict int
+
+const (
+	Starting  Verdict = iota // no verdict yet: fewer than the threshold of either kind
+	Healthy                  // Successes consecutive successes, and not Failures failures since
+	Unhealthy                // Failures consecutive failures, and not Successes successes since
+)
+
+func (v Verdict) String() string {
+	switch v {
+	case Starting:
+		return "starting"
+	case Healthy:
+		return "healthy"
+	case Unhealthy:
+		return "unhealthy"
+	}
+	return "verdict(" + strconv.Itoa(int(v)) + ")"
+}
+
+// MarshalText makes verdicts read as words in JSON (/status) and logs.
+func (v Verdict) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
+
+// UnmarshalText reads what MarshalText wrote, so a State survives JSON.
+func (v *Verdict) UnmarshalText(b []byte) error {
+	for _, c := range []Verdict{Starting, Healthy, Unhealthy} {
+		if string(b) == c.String() {
+			*v = c
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown verdict %q", b)
+}
+
+// State is everything the monitor knows about one target.
+type State struct {
+	Verdict              Verdict
+	ConsecutiveFailures  int
+	ConsecutiveSuccesses int
+	EverSucceeded        bool      // any success since this target (key and URL) was added
+	LastSuccess          time.Time // zero until the first success
+	LastFailure          time.Time // zero until the first failure
+	LastChange           time.Time // when Verdict last changed; zero while still Starting
+	LastError            string    // the last failure's error, kept after later successes
+}
+
+// Change is one verdict change of one target.
+type Change struct {
+	Key      string
+	From, To Verdict
+	At       time.Time
+	Err      string // the failure that made it Unhealthy; empty otherwise
+}
+
+// observe returns the state after one probe result at time at, and whether
+// the verdict changed. It is the whole verdict logic, kept pure so that a
+// table test can state it.
+func (s State) observe(probeErr error, at time.Time, failures, successes int) (State, bool) {
+	prev := s.Verdict
+	if probeErr == nil {
+		s.ConsecutiveSuccesses++
+		s.ConsecutiveFailures = 0
+		s.EverSucceeded = true
+		s.LastSuccess = at
+		if s.ConsecutiveSuccesses >= successes {
+			s.Verdict = Healthy
+		}
+	} else {
+		s.ConsecutiveFailures++
+		s.ConsecutiveSuccesses = 0
+		s.LastFailure = at
+		s.LastError = probeErr.Error()
+		if s.ConsecutiveFailures >= failures {
+			s.Verdict = Unhealthy
+		}
+	}
+	if s.Verdict != prev {
+		s.LastChange = at
+		return s, true
+	}
+	return s, false
+}
