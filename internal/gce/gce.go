@@ -5,6 +5,33 @@
 // apiv1 REST clients, and tests drive it over real HTTP against
 // internal/gcefake. Mutating calls return only once GCE reports the operation
 // DONE, so a caller that gets nil knows the state it asked for was reached.
+//
+// Choices DESIGN.md leaves open, made here:
+//
+//   - Retries live in one place, the base transport (go-retryablehttp): up to
+//     RetryMax (5) retries of 429, 5xx except 501, 403 whose errors[].reason is
+//     rateLimitExceeded/userRateLimitExceeded, and transport errors, with
+//     exponential backoff and full jitter between RetryWaitMin (250ms) and
+//     RetryWaitMax (8s), Retry-After honoured up to that cap. The library's
+//     own gax retries are switched off per call so that one failing request
+//     is not retried 5 × N times. QUOTA_EXCEEDED and other 403s are final.
+//   - Every mutating call carries a fresh UUIDv4 requestId (apiv1 does not
+//     fill one in), so that a retried insert whose response was lost is
+//     de-duplicated by GCE.
+//   - Operations are polled here, not with op.Wait (first re-poll after a
+//     full second; nil for an operation DONE with error but no
+//     httpErrorStatusCode): every OpPoll (100ms), growing by half up to 1s.
+//     The operation's error.errors become an *OperationError.
+//   - CallTimeout (60s) bounds a whole call: all its pages, retries and its
+//     operation wait.
+//   - Routes.List filters on the server with `name eq "<quoted prefix>.*"`
+//     and checks the prefix again on every returned route, since ownership
+//     must not depend on the server's filter dialect; pages are 500.
+//   - Metadata is read with GetWithContext only (the library's ID helpers
+//     cache in package globals), NICs are probed by index until the first
+//     without a MAC, and NewMetadata(host) rewrites every request to host so
+//     that one process can hold several identities.
+//   - Classify(nil) is KindNone ("none").
 package gce
 
 import (
