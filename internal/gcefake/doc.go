@@ -1,0 +1,114 @@
+// Package gcefake is a fake Google Compute Engine for tests and the lab: a
+// real HTTP server speaking the Compute v1 REST shapes that
+// cloud.google.com/go/compute/apiv1 (REST transport) sends and decodes, plus
+// one metadata server per instance and a control API.
+//
+// Responses are the client's own computepb messages marshalled with
+// protojson, so they decode exactly as GCE's do (ids as decimal strings,
+// lower camel-case names, RFC 3339 timestamps). selfLinks and references
+// always use https://www.googleapis.com/compute/v1/, like GCE, whatever
+// endpoint the client called. Errors are GCE's JSON document
+// {"error":{"code","message","errors":[{"reason","message","domain"}]}}.
+//
+// # Compute API (paths under /compute/v1/projects/{project}/)
+//
+//   - global/routes: insert, get, list, delete. Insert of an existing name
+//     is 409 alreadyExists on the call; get/delete of a missing route 404
+//     notFound. Networks may be given as a bare name or any URL ending in
+//     projects/P/global/networks/N and are stored as full URLs; a
+//     nextHopInstance (any URL ending in projects/P/zones/Z/instances/N, or
+//     zones/Z/instances/N) must name an existing instance (404 otherwise).
+//     Routes carry GCE warnings NEXT_HOP_INSTANCE_NOT_FOUND,
+//     NEXT_HOP_NOT_RUNNING or NEXT_HOP_ADDRESS_NOT_ASSIGNED while their hop
+//     is missing or not RUNNING.
+//   - global, zones/Z and regions/R operations: get and wait (wait returns
+//     when DONE or after 2 minutes).
+//   - zones/Z/instances: get, list; aggregated/instances: list.
+//   - zones/Z and regions/R instanceGroupManagers/N: get,
+//     listManagedInstances, resize, recreateInstances, deleteInstances.
+//
+// Lists page by name (maxResults, default and maximum 500; pageToken is the
+// last name of the previous page, so pages stay consistent under change).
+// Filters: see filter for the supported subset (eq/ne RE2 full matches,
+// = != : literals with * wildcards, parenthesized clauses ANDed).
+//
+// # Operations
+//
+// Mutations return an operation that is PENDING, RUNNING after half the op
+// latency and DONE after all of it (at once when the latency is 0). A route
+// insert or delete takes effect when its operation turns DONE; errors found
+// then (route quota: 403 QUOTA_EXCEEDED) appear on the operation as
+// error.errors[] plus httpErrorStatusCode/httpErrorMessage, which makes the
+// client's op.Wait return an error. MIG resize/recreate/delete act at once
+// (the MIG accepts the request) and their operation completes later.
+//
+// # Instances, groups and effective routes
+//
+// Instance ids are random 19-digit numbers; NICs get the lowest free address
+// of their subnet CIDR (from .2), MAC 42:01:<IP bytes>, gateway the first
+// host. MIG members are named <group>-<4 random lowercase alnum>; regional
+// groups spread them over their zones. A member boots PROVISIONING →
+// STAGING (BootDelay/2) → RUNNING (BootDelay), then Lifecycle.Started runs.
+// Delete and recreate set STOPPING, run Lifecycle.Stopping (bounded by
+// ShutdownTimeout; only for members whose Started ran), then TERMINATED and
+// removal; a recreate then boots a new incarnation with the same name and a
+// new id. Scale-in removes non-RUNNING members first, then the newest.
+// Standalone instances (CreateInstance) and the direct setters (SetStatus,
+// DeleteInstance) never call the Lifecycle hooks; DeleteInstance of a member
+// makes its group create a replacement, as a MIG keeps its target size.
+//
+// A route is effective (EffectiveRoutes) once its insert is DONE and while
+// its next hop is RUNNING, plus RouteGrace after the hop left RUNNING (even
+// once removed). Next hops resolve by name (instance) or by address on the
+// route's network (nextHopIp), so a route survives a recreate of its
+// instance and carries traffic again when the new incarnation runs. A
+// panicked instance stays RUNNING and keeps its routes effective.
+//
+// # Faults and counts
+//
+// SetFault/SetLatency apply per method name, the REST resource and method
+// as in GCE's discovery document: routes.insert, routes.get, routes.list,
+// routes.delete, globalOperations.get, globalOperations.wait,
+// zoneOperations.get, regionOperations.get, instances.get, instances.list,
+// instances.aggregatedList, instanceGroupManagers.{get,listManagedInstances,
+// resize,recreateInstances,deleteInstances} and the same under
+// regionInstanceGroupManagers, or "*" for every method without its own.
+// RequestCounts counts Compute calls by the same names.
+//
+// # Metadata servers
+//
+// Each instance incarnation listens on MetadataBind:0 (Instance.MetadataHost;
+// point GCE_METADATA_HOST at it) and serves, under /computeMetadata/v1/ and
+// only with the Metadata-Flavor: Google header (403 otherwise):
+// project/project-id, project/numeric-project-id, instance/id, name,
+// hostname, zone (projects/NUM/zones/Z), network-interfaces/ ("0/\n1/\n"),
+// network-interfaces/N/{ip,mac,gateway,network,subnetmask} (network as
+// projects/NUM/networks/NAME), attributes/ and attributes/KEY (404 when
+// unset). ?recursive=true returns JSON for network-interfaces/,
+// network-interfaces/N/ and attributes/. The listener closes when the
+// incarnation is removed.
+//
+// # Control API (JSON, under /_fake/)
+//
+//	GET    /_fake/instances                               []Instance
+//	POST   /_fake/instances                               InstanceSpec → Instance
+//	GET    /_fake/instances/{project}/{zone}/{name}       Instance
+//	DELETE /_fake/instances/{project}/{zone}/{name}       DeleteInstance
+//	POST   /_fake/instances/{project}/{zone}/{name}/status      {"status":"TERMINATED"}
+//	POST   /_fake/instances/{project}/{zone}/{name}/panic
+//	POST   /_fake/instances/{project}/{zone}/{name}/attributes  {"key":"k","value":"v"}
+//	POST   /_fake/groups                                  GroupSpec
+//	POST   /_fake/faults                                  {"method":"routes.list","rate":0.5,"codes":[429,503]}
+//	POST   /_fake/latency                                 {"method":"*","latency":"200ms"}
+//	POST   /_fake/op-latency                              {"latency":"2s"}
+//	POST   /_fake/quota                                   {"project":"p","network":"vpc-a","limit":10}
+//	GET    /_fake/effective-routes                        []EffectiveRoute
+//	GET    /_fake/routes/{project}                        RouteList (protojson)
+//	GET    /_fake/requests                                {"routes.list":3,...}
+//	DELETE /_fake/requests                                reset counts
+//	GET    /_fake/watch                                   JSON lines {"instances":[...],"effectiveRoutes":[...]}:
+//	                                                      the state now, then after every change
+//
+// Durations are Go strings ("1.5s") or seconds. Errors are {"error":"..."}
+// with 404 (not found) or 400.
+package gcefake

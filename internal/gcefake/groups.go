@@ -1,0 +1,276 @@
+package gcefake
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"time"
+)
+
+// GroupSpec describes a managed instance group for CreateGroup: zonal when
+// Zone is set, regional when Region is set (its instances spread over Zones,
+// default Region-a, -b, -c).
+type GroupSpec struct {
+	Project    string            `json:"project"`
+	Name       string            `json:"name"`
+	Zone       string            `json:"zone,omitempty"`
+	Region     string            `json:"region,omitempty"`
+	Zones      []string          `json:"zones,omitempty"`
+	TargetSize int               `json:"targetSize"`
+	NICs       []NICSpec         `json:"nics"`
+	Metadata   map[string]string `json:"metadata,omitempty"`
+}
+
+// group is a MIG. Its members are the instances whose Group is its name, in
+// its project and zones; it keeps their number at targetSize.
+type group struct {
+	spec    GroupSpec
+	zones   []string
+	id      uint64
+	created time.Time
+}
+
+func (g *group) location() string {
+	if g.spec.Region != "" {
+		return g.spec.Region
+	}
+	return g.spec.Zone
+}
+
+func groupKey(project, location, name string) string { return project + "/" + location + "/" + name }
+
+// CreateGroup creates a MIG and starts its instances: each boots
+// PROVISIONING → STAGING → RUNNING over BootDelay, then Lifecycle.Started
+// is called.
+func (s *Server) CreateGroup(spec GroupSpec) error {
+	if spec.Project == "" || !resourceName.MatchString(spec.Name) {
+		return fmt.Errorf("group %q: project and a valid name are required", spec.Name)
+	}
+	if (spec.Zone == "") == (spec.Region == "") {
+		return fmt.Errorf("group %s: exactly one of zone and region is required", spec.Name)
+	}
+	if len(spec.NICs) == 0 || spec.TargetSize < 0 {
+		return fmt.Errorf("group %s: NICs and a target size >= 0 are required", spec.Name)
+	}
+	g := &group{spec: spec, zones: []string{spec.Zone}, created: time.Now()}
+	g.spec.Metadata = maps.Clone(spec.Metadata)
+	g.spec.NICs = slices.Clone(spec.NICs)
+	if spec.Region != "" {
+		g.zones = slices.Clone(spec.Zones)
+		if len(g.zones) == 0 {
+			g.zones = []string{spec.Region + "-a", spec.Region + "-b", spec.Region + "-c"}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := groupKey(spec.Project, g.location(), spec.Name)
+	if s.groups[key] != nil {
+		return fmt.Errorf("group %s: already exists", key)
+	}
+	g.id = s.newIDLocked()
+	s.groups[key] = g
+	return s.scaleLocked(g)
+}
+
+// membersLocked returns g's instances sorted by name.
+func (s *Server) membersLocked(g *group) []*instance {
+	var out []*instance
+	for _, in := range s.instances {
+		if in.pub.Group == g.spec.Name && in.pub.Project == g.spec.Project && slices.Contains(g.zones, in.pub.Zone) {
+			out = append(out, in)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].pub.Name < out[j].pub.Name })
+	return out
+}
+
+func (s *Server) groupOfLocked(in *instance) *group {
+	if in.pub.Group == "" {
+		return nil
+	}
+	for _, g := range s.groups {
+		if g.spec.Name == in.pub.Group && g.spec.Project == in.pub.Project && slices.Contains(g.zones, in.pub.Zone) {
+			return g
+		}
+	}
+	return nil
+}
+
+// scaleLocked creates or deletes members until the instances not being
+// deleted number targetSize. Scale-in picks instances that are not RUNNING
+// first, then the newest.
+func (s *Server) scaleLocked(g *group) error {
+	var keep []*instance
+	for _, in := range s.membersLocked(g) {
+		if in.action != "DELETING" {
+			keep = append(keep, in)
+		}
+	}
+	var errs []error
+	for n := len(keep); n < g.spec.TargetSize; n++ {
+		in, err := s.createMemberLocked(g, s.emptiestZoneLocked(g), "")
+		if err != nil {
+			errs = append(errs, err)
+			break
+		}
+		keep = append(keep, in)
+	}
+	if extra := len(keep) - g.spec.TargetSize; extra > 0 {
+		sort.SliceStable(keep, func(i, j int) bool {
+			ri, rj := keep[i].pub.Status == StatusRunning, keep[j].pub.Status == StatusRunning
+			if ri != rj {
+				return !ri
+			}
+			return keep[i].pub.CreationTimestamp.After(keep[j].pub.CreationTimestamp)
+		})
+		for _, in := range keep[:extra] {
+			s.stopMemberLocked(in, "DELETING")
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("group %s: %w", g.spec.Name, errs[0])
+	}
+	return nil
+}
+
+// emptiestZoneLocked returns the zone of g with the fewest members, so that
+// regional groups spread evenly.
+func (s *Server) emptiestZoneLocked(g *group) string {
+	count := map[string]int{}
+	for _, in := range s.membersLocked(g) {
+		if in.action != "DELETING" {
+			count[in.pub.Zone]++
+		}
+	}
+	best := g.zones[0]
+	for _, z := range g.zones[1:] {
+		if count[z] < count[best] {
+			best = z
+		}
+	}
+	return best
+}
+
+const nameAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+// createMemberLocked creates a member in zone, named name or, when empty,
+// <group>-<4 random lowercase alnum> like a MIG, and starts its boot.
+func (s *Server) createMemberLocked(g *group, zone, name string) (*instance, error) {
+	for name == "" || s.instances[instKey(g.spec.Project, zone, name)] != nil {
+		b := make([]byte, 4)
+		for i := range b {
+			b[i] = nameAlphabet[s.rng.IntN(len(nameAlphabet))]
+		}
+		name = g.spec.Name + "-" + string(b)
+	}
+	in, err := s.newInstanceLocked(g.spec.Project, zone, name, g.spec.Name, g.spec.NICs, g.spec.Metadata, StatusProvisioning)
+	if err != nil {
+		return nil, err
+	}
+	in.action = "CREATING"
+	s.goLifecycle(func() { s.boot(in) })
+	return in, nil
+}
+
+// goLifecycle runs f on a goroutine that Close waits for.
+func (s *Server) goLifecycle(f func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+}
+
+// sleep waits d or until Close; it reports whether the server still runs.
+func (s *Server) sleep(d time.Duration) bool {
+	if d <= 0 {
+		return s.ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.ctx.Done():
+		return false
+	}
+}
+
+// boot moves a new member to STAGING halfway through BootDelay and to
+// RUNNING at its end, then calls Lifecycle.Started. It gives up if the
+// instance was deleted or recreated meanwhile.
+func (s *Server) boot(in *instance) {
+	step := func(status string) bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.closed || s.instances[in.key()] != in || in.action != "CREATING" {
+			return false
+		}
+		s.setStatusLocked(in, status)
+		if status == StatusRunning {
+			in.action = "NONE"
+		}
+		return true
+	}
+	if !s.sleep(s.opts.BootDelay/2) || !step(StatusStaging) {
+		return
+	}
+	if !s.sleep(s.opts.BootDelay-s.opts.BootDelay/2) || !step(StatusRunning) {
+		return
+	}
+	s.log.Info("instance running", logInstance(in)...)
+	if lc := s.opts.Lifecycle; lc != nil {
+		s.mu.Lock()
+		in.started = make(chan struct{})
+		snap := in.snapshot()
+		s.mu.Unlock()
+		lc.Started(snap)
+		close(in.started)
+	}
+}
+
+// stopMemberLocked starts deleting (or recreating) a member: STOPPING, the
+// guest's shutdown via Lifecycle.Stopping (bounded by ShutdownTimeout),
+// TERMINATED and removal; for a recreate, a new incarnation with the same
+// name and a new id then boots.
+func (s *Server) stopMemberLocked(in *instance, action string) {
+	if in.action == "DELETING" || in.action == "RECREATING" {
+		if action == "DELETING" {
+			in.action = action // a delete overrides a pending recreate
+		}
+		return
+	}
+	in.action = action
+	started := in.started
+	s.setStatusLocked(in, StatusStopping)
+	snap := in.snapshot()
+	s.goLifecycle(func() {
+		if lc := s.opts.Lifecycle; lc != nil && started != nil {
+			ctx, cancel := context.WithTimeout(s.ctx, s.opts.ShutdownTimeout)
+			// A guest still starting is stopped once its start returned,
+			// so that the embedder never sees Stopping before Started ends.
+			select {
+			case <-started:
+				lc.Stopping(ctx, snap)
+			case <-ctx.Done():
+			}
+			cancel()
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.closed || s.instances[in.key()] != in {
+			return // Close, or DeleteInstance removed it (and the group replaced it)
+		}
+		action := in.action
+		s.removeLocked(in)
+		s.log.Info("instance removed", logInstance(in)...)
+		g := s.groupOfLocked(in)
+		if action == "RECREATING" && g != nil {
+			if _, err := s.createMemberLocked(g, in.pub.Zone, in.pub.Name); err != nil {
+				s.log.Error("recreate failed", append(logInstance(in), errField(err))...)
+			}
+		}
+	})
+}
