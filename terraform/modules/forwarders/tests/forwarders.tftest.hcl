@@ -1,0 +1,238 @@
+# Plans the module against a mocked google provider: no credentials, no API
+# calls; what is asserted is the configuration terraform would send.
+mock_provider "google" {}
+
+variables {
+  project = "vpclink-test"
+  region  = "us-central1"
+  zones   = ["us-central1-a", "us-central1-b", "us-central1-c"]
+  nic0 = {
+    network    = "projects/vpclink-test/global/networks/vpc-a"
+    subnetwork = "projects/vpclink-test/regions/us-central1/subnetworks/vpc-a-fwd"
+  }
+  nic1 = {
+    network    = "projects/vpclink-test/global/networks/vpc-b"
+    subnetwork = "projects/vpclink-test/regions/us-central1/subnetworks/vpc-b-fwd"
+  }
+  routes = [{
+    network     = "vpc-a"
+    dest_ranges = ["10.19.16.0/20"]
+  }]
+  policy_routing_via = ["10.19.16.0/20"]
+  vpclink_url        = "gs://vpclink-releases/vpclink-linux-amd64"
+  num_instances      = 3
+  forwarded_source_ranges = {
+    vpc_a = ["10.0.0.0/16"]
+    vpc_b = ["10.19.16.0/20"]
+  }
+}
+
+run "template_has_two_nics_and_forwards" {
+  command = plan
+
+  assert {
+    condition     = google_compute_instance_template.forwarder.can_ip_forward == true
+    error_message = "forwarders must have can_ip_forward"
+  }
+  assert {
+    condition     = length(google_compute_instance_template.forwarder.network_interface) == 2
+    error_message = "forwarder template must have exactly two NICs"
+  }
+  assert {
+    condition     = google_compute_instance_template.forwarder.network_interface[0].subnetwork == var.nic0.subnetwork
+    error_message = "nic0 must be in the VPC A subnet"
+  }
+  assert {
+    condition     = google_compute_instance_template.forwarder.network_interface[1].subnetwork == var.nic1.subnetwork
+    error_message = "nic1 must be in the VPC B subnet"
+  }
+}
+
+run "metadata_carries_agent_config_and_startup_script" {
+  command = plan
+
+  assert {
+    condition = yamldecode(google_compute_instance_template.forwarder.metadata["vpclink-config"]) == {
+      routes = [{
+        network    = "vpc-a"
+        project    = ""
+        destRanges = ["10.19.16.0/20"]
+        priority   = 900
+        tags       = []
+        nextHop    = "instance"
+      }]
+      policyRouting = { nic = 1, table = 1, tableName = "rt1", via = ["10.19.16.0/20"] }
+      health        = { port = 9780 }
+      drain         = { grace = "10s" }
+      routePrefix   = "vpclink"
+    }
+    error_message = "vpclink-config must be the agent config with DESIGN.md's keys"
+  }
+  assert {
+    condition     = strcontains(google_compute_instance_template.forwarder.metadata["startup-script"], "gs://vpclink-releases/vpclink-linux-amd64")
+    error_message = "startup-script must install the binary from vpclink_url"
+  }
+  assert {
+    condition     = strcontains(google_compute_instance_template.forwarder.metadata["startup-script"], "vpclink-agent.service")
+    error_message = "startup-script must install and start vpclink-agent.service"
+  }
+}
+
+run "role_holds_exactly_the_agent_permissions" {
+  command = plan
+
+  assert {
+    condition = google_project_iam_custom_role.agent["vpclink-test"].permissions == toset([
+      "compute.globalOperations.get",
+      "compute.instances.use",
+      "compute.networks.updatePolicy",
+      "compute.routes.create",
+      "compute.routes.delete",
+      "compute.routes.get",
+      "compute.routes.list",
+    ])
+    error_message = "the agent role must hold exactly the permissions README.md lists"
+  }
+  assert {
+    condition     = length(google_project_iam_custom_role.agent) == 1
+    error_message = "one role per route project"
+  }
+}
+
+run "role_in_every_route_project" {
+  command = plan
+
+  variables {
+    route_projects = ["vpc-host"]
+  }
+
+  assert {
+    condition     = keys(google_project_iam_custom_role.agent) == ["vpc-host", "vpclink-test"]
+    error_message = "the role must exist in the group's project and each route project"
+  }
+}
+
+run "autohealing_on_healthz" {
+  command = plan
+
+  assert {
+    condition     = google_compute_health_check.agent.http_health_check[0].request_path == "/healthz"
+    error_message = "autohealing must check /healthz"
+  }
+  assert {
+    condition     = google_compute_health_check.agent.http_health_check[0].port == 9780
+    error_message = "autohealing must check the agent's port 9780"
+  }
+  assert {
+    condition     = google_compute_region_instance_group_manager.forwarders.target_size == 3
+    error_message = "target_size must follow num_instances"
+  }
+  assert {
+    condition     = google_compute_region_instance_group_manager.forwarders.update_policy[0].type == "OPPORTUNISTIC"
+    error_message = "terraform must not roll forwarders itself"
+  }
+  assert {
+    condition     = google_compute_region_instance_group_manager.forwarders.auto_healing_policies[0].initial_delay_sec == 180
+    error_message = "autohealing initial delay"
+  }
+}
+
+run "firewall_admits_only_google_health_checkers" {
+  command = plan
+
+  assert {
+    condition     = google_compute_firewall.health_checks.source_ranges == toset(["35.191.0.0/16", "130.211.0.0/22"])
+    error_message = "health-check rule must admit Google's ranges only"
+  }
+  assert {
+    condition     = one(google_compute_firewall.health_checks.allow).ports == tolist(["9780"])
+    error_message = "health-check rule must open the agent port only"
+  }
+  assert {
+    condition     = length(google_compute_firewall.forwarded_vpc_a) == 1 && length(google_compute_firewall.forwarded_vpc_b) == 1
+    error_message = "forwarded traffic rules must exist when ranges are given"
+  }
+}
+
+run "scale_to_zero_is_allowed" {
+  command = plan
+
+  variables {
+    num_instances = 0
+  }
+
+  assert {
+    condition     = google_compute_region_instance_group_manager.forwarders.target_size == 0
+    error_message = "num_instances = 0 must empty the group"
+  }
+}
+
+run "negative_num_instances_rejected" {
+  command = plan
+
+  variables {
+    num_instances = -1
+  }
+
+  expect_failures = [var.num_instances]
+}
+
+run "too_many_instances_rejected" {
+  command = plan
+
+  variables {
+    num_instances = 17
+  }
+
+  expect_failures = [var.num_instances]
+}
+
+run "fractional_num_instances_rejected" {
+  command = plan
+
+  variables {
+    num_instances = 1.5
+  }
+
+  expect_failures = [var.num_instances]
+}
+
+run "cidr_with_host_bits_rejected" {
+  command = plan
+
+  variables {
+    routes = [{ network = "vpc-a", dest_ranges = ["10.19.16.1/20"] }]
+  }
+
+  expect_failures = [var.routes]
+}
+
+run "malformed_cidr_rejected" {
+  command = plan
+
+  variables {
+    routes = [{ network = "vpc-a", dest_ranges = ["10.19.16.0"] }]
+  }
+
+  expect_failures = [var.routes]
+}
+
+run "bad_next_hop_rejected" {
+  command = plan
+
+  variables {
+    routes = [{ network = "vpc-a", dest_ranges = ["10.19.16.0/20"], next_hop = "gateway" }]
+  }
+
+  expect_failures = [var.routes]
+}
+
+run "bad_forwarded_range_rejected" {
+  command = plan
+
+  variables {
+    forwarded_source_ranges = { vpc_a = ["10.0.0.0/33"] }
+  }
+
+  expect_failures = [var.forwarded_source_ranges]
+}

@@ -1,0 +1,162 @@
+# Plans the module against a mocked google provider.
+mock_provider "google" {}
+
+variables {
+  project = "vpclink-test"
+  region  = "us-central1"
+  network = {
+    network    = "projects/vpclink-test/global/networks/vpc-a"
+    subnetwork = "projects/vpclink-test/regions/us-central1/subnetworks/vpc-a-ops"
+  }
+  forwarder_service_account = "vpclink-fwd@vpclink-test.iam.gserviceaccount.com"
+  groups                    = [{ name = "vpclink-fwd", region = "us-central1" }]
+  allow = [{
+    network     = "vpc-a"
+    dest_ranges = ["10.19.0.0/16"]
+  }]
+  vpclink_url = "https://example.invalid/vpclink"
+}
+
+run "config_has_design_keys" {
+  command = plan
+
+  assert {
+    condition = yamldecode(output.config) == {
+      project     = "vpclink-test"
+      routePrefix = "vpclink"
+      groups      = [{ name = "vpclink-fwd", region = "us-central1" }]
+      allow = [{
+        network    = "vpc-a"
+        project    = ""
+        destRanges = ["10.19.0.0/16"]
+        priority   = { min = 100, max = 1000 }
+      }]
+      probe              = { port = 9780, path = "/readyz", interval = "1s", timeout = "800ms", failures = 3, successes = 2 }
+      minHealthyFraction = 0.5
+      bootGrace          = "120s"
+      interval           = "10s"
+      listen             = ":9781"
+    }
+    error_message = "reconciler.yaml must carry DESIGN.md's keys and defaults"
+  }
+  assert {
+    condition     = strcontains(google_compute_instance_template.reconciler.metadata["startup-script"], "/etc/vpclink/reconciler.yaml")
+    error_message = "the startup script must write /etc/vpclink/reconciler.yaml"
+  }
+  assert {
+    condition     = strcontains(google_compute_instance_template.reconciler.metadata["startup-script"], "ExecStart=/usr/local/bin/vpclink reconciler --config /etc/vpclink/reconciler.yaml")
+    error_message = "the startup script must install the repository's vpclink-reconciler.service"
+  }
+}
+
+run "zonal_group_renders_zone_only" {
+  command = plan
+
+  variables {
+    groups = [{ name = "fwd-a", zone = "us-central1-a" }]
+  }
+
+  assert {
+    condition     = yamldecode(output.config).groups == [{ name = "fwd-a", zone = "us-central1-a" }]
+    error_message = "a zonal group must render name and zone only"
+  }
+}
+
+run "role_holds_exactly_the_reconciler_permissions" {
+  command = plan
+
+  assert {
+    condition = google_project_iam_custom_role.reconciler["vpclink-test"].permissions == toset([
+      "compute.globalOperations.get",
+      "compute.instanceGroupManagers.get",
+      "compute.instances.list",
+      "compute.instances.use",
+      "compute.networks.updatePolicy",
+      "compute.routes.create",
+      "compute.routes.delete",
+      "compute.routes.get",
+      "compute.routes.list",
+    ])
+    error_message = "the reconciler role must hold exactly the permissions README.md lists"
+  }
+}
+
+run "group_and_health_check" {
+  command = plan
+
+  assert {
+    condition     = google_compute_region_instance_group_manager.reconciler.target_size == 2
+    error_message = "two replicas by default"
+  }
+  assert {
+    condition     = google_compute_health_check.reconciler.http_health_check[0].request_path == "/healthz" && google_compute_health_check.reconciler.http_health_check[0].port == 9781
+    error_message = "autohealing must check the reconciler's /healthz on 9781"
+  }
+}
+
+run "probe_rule_only_from_reconciler_to_forwarders" {
+  command = plan
+
+  assert {
+    condition     = google_compute_firewall.probes.target_service_accounts == toset(["vpclink-fwd@vpclink-test.iam.gserviceaccount.com"])
+    error_message = "probes must target the forwarders' service account"
+  }
+  assert {
+    condition     = one(google_compute_firewall.probes.allow).ports == tolist(["9780"])
+    error_message = "probes must open the agent port only"
+  }
+  assert {
+    condition     = google_compute_firewall.probes.source_ranges == null
+    error_message = "probes must be admitted by service account, not by range"
+  }
+}
+
+run "three_replicas_rejected" {
+  command = plan
+
+  variables {
+    replicas = 3
+  }
+
+  expect_failures = [var.replicas]
+}
+
+run "group_with_zone_and_region_rejected" {
+  command = plan
+
+  variables {
+    groups = [{ name = "fwd", zone = "us-central1-a", region = "us-central1" }]
+  }
+
+  expect_failures = [var.groups]
+}
+
+run "allow_cidr_with_host_bits_rejected" {
+  command = plan
+
+  variables {
+    allow = [{ network = "vpc-a", dest_ranges = ["10.19.0.1/16"] }]
+  }
+
+  expect_failures = [var.allow]
+}
+
+run "inverted_priority_range_rejected" {
+  command = plan
+
+  variables {
+    allow = [{ network = "vpc-a", dest_ranges = ["10.19.0.0/16"], priority_min = 2000, priority_max = 1000 }]
+  }
+
+  expect_failures = [var.allow]
+}
+
+run "fail_static_fraction_out_of_range_rejected" {
+  command = plan
+
+  variables {
+    min_healthy_fraction = 1.5
+  }
+
+  expect_failures = [var.min_healthy_fraction]
+}
