@@ -1,0 +1,395 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/vpclink/vpclink/internal/agentapi"
+	"github.com/vpclink/vpclink/internal/config"
+	"github.com/vpclink/vpclink/internal/gce"
+)
+
+// DataPlane is what the agent uses of the data-plane keeper
+// (internal/dataplane.Keeper).
+type DataPlane interface {
+	// Run keeps the kernel state right until ctx ends.
+	Run(ctx context.Context) error
+	// Ready reports whether the kernel state is what the forwarder needs.
+	Ready() bool
+	// ReadyChanged wakes a waiter when Ready may have changed.
+	ReadyChanged() <-chan struct{}
+	State() agentapi.DataPlaneState
+	// Alive is when the keeper's loop last ran.
+	Alive() time.Time
+}
+
+// Phases reported on /status.
+const (
+	PhaseStarting   = "starting"   // waiting for the data plane
+	PhaseAnnouncing = "announcing" // inserting routes, removing stale ones
+	PhaseServing    = "serving"    // routes announced
+	PhaseDraining   = "draining"   // withdrawing routes, still forwarding
+	PhaseDrained    = "drained"    // routes gone, grace over
+)
+
+// Options configure an Agent. Identity, Config, Routes and Log are
+// required; DataPlane is required for Run, not for Withdraw.
+type Options struct {
+	Identity gce.Identity
+	Group    string // the instance's MIG, for the route marker
+	Config   config.Agent
+	Version  string
+	Routes   gce.Routes
+
+	DataPlane DataPlane
+
+	// Registerer receives the agent's metrics; Gatherer serves /metrics.
+	// Both nil: a private registry.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	Log        *zap.Logger
+
+	// Listen is the HTTP address; empty: do not serve (tests use Handler).
+	Listen string
+	// StopTimeout bounds the drain, counted from the stop request.
+	StopTimeout time.Duration // default 80s
+	// Hurry, when closed (second SIGTERM), ends the grace at once.
+	Hurry <-chan struct{}
+
+	Concurrency int           // route calls in flight; default 8
+	CallTimeout time.Duration // one GCE call incl. waiting for DONE; default 3m
+	Backoff     Backoff       // default 500ms doubling to 30s
+	// AliveWithin is the liveness window for /healthz and the watchdog: both
+	// loops go round every second, and a kernel call is cut at 5 s. Default 15s.
+	AliveWithin time.Duration
+}
+
+// Agent is one forwarder's control plane. Make it with New.
+type Agent struct {
+	opt         Options
+	log         *zap.Logger
+	prefix      string
+	wanted      []gce.Route
+	wantedNames map[string]bool
+	metrics     *metrics
+	gatherer    prometheus.Gatherer
+	started     time.Time
+
+	heartbeat atomic.Int64 // unix nanos of the control loop's last turn
+	mu        sync.Mutex
+	phase     string
+	announced bool
+	draining  bool
+}
+
+// New checks the configuration against the identity and returns an agent.
+// Its errors are configuration errors (exit 2).
+func New(opt Options) (*Agent, error) {
+	opt.Config.Routes = slices.Clone(opt.Config.Routes)
+	opt.Config.SetDefaults()
+	if err := Validate(opt.Config, opt.Identity); err != nil {
+		return nil, err
+	}
+	wanted, err := WantedRoutes(opt.Config, opt.Identity, opt.Group, opt.Version)
+	if err != nil {
+		return nil, err
+	}
+	if opt.StopTimeout <= 0 {
+		opt.StopTimeout = 80 * time.Second
+	}
+	if opt.Concurrency <= 0 {
+		opt.Concurrency = 8
+	}
+	if opt.CallTimeout <= 0 {
+		opt.CallTimeout = 3 * time.Minute
+	}
+	if opt.Backoff.Initial <= 0 {
+		opt.Backoff = Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second}
+	}
+	if opt.AliveWithin <= 0 {
+		opt.AliveWithin = 15 * time.Second
+	}
+	if opt.Registerer == nil || opt.Gatherer == nil {
+		reg := prometheus.NewRegistry()
+		opt.Registerer, opt.Gatherer = reg, reg
+	}
+	a := &Agent{
+		opt:         opt,
+		log:         opt.Log.With(zap.String("instance", opt.Identity.Name)),
+		prefix:      opt.Config.RoutePrefix,
+		wanted:      wanted,
+		wantedNames: map[string]bool{},
+		metrics:     newMetrics(opt.Registerer),
+		gatherer:    opt.Gatherer,
+		started:     time.Now(),
+		phase:       PhaseStarting,
+	}
+	for _, r := range wanted {
+		a.wantedNames[r.Name] = true
+	}
+	a.metrics.routesWanted.Set(float64(len(wanted)))
+	a.heartbeat.Store(time.Now().UnixNano())
+	return a, nil
+}
+
+// Wanted returns the routes this agent announces.
+func (a *Agent) Wanted() []gce.Route { return append([]gce.Route(nil), a.wanted...) }
+
+// Run starts the data plane, announces the routes once it is ready and
+// serves until ctx ends; then it drains (see the package comment) and
+// returns. It returns nil after a complete drain, an error naming the
+// routes it could not delete, or the keeper's error if the keeper stopped
+// on its own.
+func (a *Agent) Run(ctx context.Context) error {
+	if a.opt.DataPlane == nil {
+		return errors.New("agent: no data plane")
+	}
+	a.started = time.Now()
+	a.beat()
+	stopHTTP, err := a.serveHTTP()
+	if err != nil {
+		return err
+	}
+	defer stopHTTP()
+	n := newNotifier(a.log)
+	n.send("STATUS=waiting for the data plane")
+
+	// The keeper outlives ctx: it must keep forwarding through the drain.
+	dpCtx, stopDP := context.WithCancel(context.WithoutCancel(ctx))
+	dpDone := make(chan error, 1)
+	go func() { dpDone <- a.opt.DataPlane.Run(dpCtx) }()
+	// callCtx bounds every GCE call; it ends StopTimeout after the stop
+	// request, cutting whatever is still in flight.
+	callCtx, cutCalls := context.WithCancel(context.WithoutCancel(ctx))
+	defer cutCalls()
+	stopAnnounce := make(chan struct{})
+	announceExited := make(chan struct{})
+	announceResult := make(chan error, 1)
+
+	tick := time.NewTicker(a.tickInterval(n))
+	defer tick.Stop()
+	var (
+		announcing bool
+		drainDone  chan error
+		keeperErr  error
+		stopCause  = "stop requested"
+		deadline   *time.Timer
+	)
+	defer func() {
+		if deadline != nil {
+			deadline.Stop()
+		}
+	}()
+	startDrain := func() {
+		a.setDraining()
+		n.send("STOPPING=1\nSTATUS=draining: withdrawing " + fmt.Sprint(len(a.wanted)) + " routes, still forwarding")
+		deadline = time.AfterFunc(a.opt.StopTimeout, cutCalls)
+		close(stopAnnounce)
+		drainDone = make(chan error, 1)
+		wasAnnouncing := announcing
+		go func() {
+			if wasAnnouncing {
+				<-announceExited // never delete while an insert is in flight
+			}
+			drainDone <- a.drain(callCtx, stopCause, n)
+		}()
+	}
+	for {
+		// Offer the ready wake-up only while waiting for it.
+		var readyWake <-chan struct{}
+		if !announcing && drainDone == nil {
+			if a.opt.DataPlane.Ready() {
+				announcing = true
+				a.setPhase(PhaseAnnouncing)
+				n.send("STATUS=announcing " + fmt.Sprint(len(a.wanted)) + " routes")
+				go func() {
+					defer close(announceExited)
+					announceResult <- a.announce(callCtx, stopAnnounce)
+				}()
+				continue
+			}
+			readyWake = a.opt.DataPlane.ReadyChanged()
+		}
+		select {
+		case now := <-tick.C:
+			a.beat()
+			n.maybePing(now, a.alive(now))
+		case <-readyWake:
+		case err := <-announceResult:
+			if err == nil && drainDone == nil {
+				a.setAnnounced()
+				n.send("READY=1\nSTATUS=serving: " + fmt.Sprint(len(a.wanted)) + " routes announced")
+			}
+		case err := <-dpDone:
+			dpDone = nil
+			keeperErr = errors.New("data plane keeper stopped on its own")
+			if err != nil {
+				keeperErr = fmt.Errorf("data plane keeper stopped: %w", err)
+			}
+			a.log.Error("data plane keeper stopped, withdrawing routes", zap.Error(keeperErr))
+			if drainDone == nil {
+				stopCause = keeperErr.Error()
+				startDrain()
+			}
+		case <-ctx.Done():
+			ctx = context.Background() // fire once
+			if drainDone == nil {
+				startDrain()
+			}
+		case err := <-drainDone:
+			stopDP()
+			if dpDone != nil {
+				select {
+				case <-dpDone:
+				case <-time.After(5 * time.Second):
+					a.log.Warn("data plane keeper did not stop within 5s")
+				}
+			}
+			n.send("STATUS=drained")
+			return errors.Join(err, keeperErr)
+		}
+	}
+}
+
+// tickInterval is the control loop's period: often enough for the watchdog.
+func (a *Agent) tickInterval(n *notifier) time.Duration {
+	d := time.Second
+	if n.watchdog > 0 && n.watchdog/4 < d {
+		d = max(n.watchdog/4, 10*time.Millisecond)
+	}
+	return d
+}
+
+// announce inserts every wanted route, then removes stale ones; it retries
+// both until done or stop. It returns nil only when both are done.
+func (a *Agent) announce(ctx context.Context, stop <-chan struct{}) error {
+	if err := a.runOps(ctx, stop, a.insertOps(a.wanted)); err != nil {
+		return err
+	}
+	if err := a.retryPass(ctx, stop, "reconcile owned routes", a.reconcileOwned); err != nil {
+		return err
+	}
+	took := time.Since(a.started)
+	a.metrics.announceSeconds.Set(took.Seconds())
+	a.log.Info("routes announced", zap.String("op", "announce"), zap.Int("routes", len(a.wanted)), zap.Duration("duration", took))
+	return nil
+}
+
+// drain withdraws the routes, then keeps forwarding for the grace.
+func (a *Agent) drain(ctx context.Context, cause string, n *notifier) error {
+	start := time.Now()
+	a.log.Info("draining", zap.String("op", "drain"), zap.String("cause", cause), zap.Int("routes", len(a.wanted)))
+	err := a.withdraw(ctx)
+	took := time.Since(start)
+	a.metrics.drainSeconds.Set(took.Seconds())
+	if err != nil {
+		a.log.Error("withdraw incomplete", zap.String("op", "drain"), zap.Duration("duration", took), zap.Error(err))
+	} else {
+		a.log.Info("routes withdrawn, forwarding through the grace", zap.String("op", "drain"),
+			zap.Duration("duration", took), zap.Duration("grace", a.opt.Config.Drain.Grace.Duration))
+		n.send("STATUS=draining: routes withdrawn, forwarding for the " + a.opt.Config.Drain.Grace.String() + " grace")
+	}
+	t := time.NewTimer(a.opt.Config.Drain.Grace.Duration)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-a.opt.Hurry:
+		a.log.Info("grace cut short by a second stop signal", zap.String("op", "drain"))
+	case <-ctx.Done():
+		a.log.Warn("grace cut short by the stop deadline", zap.String("op", "drain"))
+	}
+	a.setPhase(PhaseDrained)
+	return err
+}
+
+// Withdraw deletes every route of this instance id and waits until GCE
+// reports each delete DONE, retrying until ctx ends: the wanted names
+// first, then a sweep for any other owned route with this id. It is the
+// whole of --withdraw-only.
+func (a *Agent) Withdraw(ctx context.Context) error {
+	return a.withdraw(ctx)
+}
+
+func (a *Agent) withdraw(ctx context.Context) error {
+	if err := a.runOps(ctx, nil, a.deleteOps(a.wanted)); err != nil {
+		return err
+	}
+	return a.retryPass(ctx, nil, "sweep own routes", func(ctx context.Context) error {
+		mine, err := a.ownedRoutes(ctx, a.isMine)
+		if err != nil {
+			return err
+		}
+		return a.runOps(ctx, nil, a.deleteOps(mine))
+	})
+}
+
+func (a *Agent) beat() { a.heartbeat.Store(time.Now().UnixNano()) }
+
+// alive reports whether the control loop and the keeper's loop ran within
+// AliveWithin. A keeper that has not reported yet counts from Run's start.
+func (a *Agent) alive(now time.Time) bool {
+	if now.Sub(time.Unix(0, a.heartbeat.Load())) > a.opt.AliveWithin {
+		return false
+	}
+	if a.opt.DataPlane == nil {
+		return true
+	}
+	last := a.opt.DataPlane.Alive()
+	if last.IsZero() {
+		last = a.started
+	}
+	return now.Sub(last) <= a.opt.AliveWithin
+}
+
+func (a *Agent) setPhase(p string) {
+	a.mu.Lock()
+	a.phase = p
+	a.mu.Unlock()
+}
+
+func (a *Agent) setAnnounced() {
+	a.mu.Lock()
+	a.announced, a.phase = true, PhaseServing
+	a.mu.Unlock()
+	a.metrics.ready.Set(1)
+}
+
+func (a *Agent) setDraining() {
+	a.mu.Lock()
+	a.draining, a.phase = true, PhaseDraining
+	a.mu.Unlock()
+	a.metrics.ready.Set(0)
+}
+
+// serveHTTP listens on Options.Listen, if set, and returns how to stop.
+func (a *Agent) serveHTTP() (func(), error) {
+	if a.opt.Listen == "" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", a.opt.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", a.opt.Listen, err)
+	}
+	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("http server stopped", zap.Error(err))
+		}
+	}()
+	a.log.Info("serving http", zap.String("addr", ln.Addr().String()))
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
+}
