@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/vpclink/vpclink/internal/gce"
+	"github.com/vpclink/vpclink/internal/logging"
+	"github.com/vpclink/vpclink/internal/reconciler"
+	"github.com/vpclink/vpclink/internal/routeplan"
+)
+
+func init() {
+	register(command{
+		name:    "plan",
+		summary: "show the actions the reconciler would take now, and why, without taking them",
+		run:     runPlan,
+	})
+}
+
+// dryRun reads the API and probes every forwarder until it has a verdict
+// (at most max(failures, successes)+1 probe intervals), as a reconciler
+// that just started would see them, and returns the plan. Nothing is
+// changed.
+func dryRun(ctx context.Context, args []string, name string, stderr io.Writer) (routeplan.Plan, bool, error) {
+	fs := newFlagSet(name, "--config FILE [--json]", stderr)
+	load := reconcilerConfigFlag(fs)
+	asJSON := fs.Bool("json", false, "print JSON (the reconciler's /status shape) instead of a table")
+	if err := parseFlags(fs, args); err != nil {
+		return routeplan.Plan{}, false, err
+	}
+	if fs.NArg() > 0 {
+		return routeplan.Plan{}, false, usagef("unexpected argument %q", fs.Arg(0))
+	}
+	cfg, err := load()
+	if err != nil {
+		return routeplan.Plan{}, false, err
+	}
+	log := logging.New(name)
+	clients, err := gce.NewClients(ctx, gce.ClientOptions{Log: log})
+	if err != nil {
+		return routeplan.Plan{}, false, fmt.Errorf("compute clients: %w", err)
+	}
+	defer clients.Close()
+	r, err := reconciler.New(reconciler.Options{
+		Config: cfg, API: reconciler.API{Routes: clients.Routes, Instances: clients.Instances, Groups: clients.Groups},
+		Log: log, Writer: markerWriter(),
+	})
+	if err != nil {
+		return routeplan.Plan{}, false, err
+	}
+	plan, err := r.DryRun(ctx)
+	return plan, *asJSON, err
+}
+
+func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	plan, asJSON, err := dryRun(ctx, args, "plan", stderr)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(stdout, planDocument(plan))
+	}
+	printPlan(stdout, plan)
+	return nil
+}
+
+// planDocument renders the plan as the actions of a pass not yet run.
+func planDocument(plan routeplan.Plan) reconciler.StatusDoc {
+	outcomes := make([]reconciler.Outcome, len(plan.Actions))
+	for i, a := range plan.Actions {
+		outcomes[i] = reconciler.Outcome{Action: a}
+	}
+	doc := reconciler.StatusDocument(reconciler.Report{Plan: plan, Outcomes: outcomes, Start: time.Now()})
+	for i := range doc.LastPass.Actions {
+		doc.LastPass.Actions[i].Result = "planned"
+	}
+	return doc
+}
+
+func printPlan(w io.Writer, plan routeplan.Plan) {
+	if plan.FailStatic.Engaged {
+		fmt.Fprintf(w, "FAIL STATIC: %s\n\n", plan.FailStatic.Reason)
+	}
+	if len(plan.Actions) == 0 {
+		fmt.Fprintln(w, "no actions: every owned route matches what the forwarders need")
+	} else {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "OP\tROUTE\tINSTANCE\tDEST\tEVIDENCE\tREASON")
+		for _, a := range plan.Actions {
+			reason := a.Reason
+			if a.After != "" {
+				reason += " (after " + a.After + ")"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Op, a.Route.Name, a.Instance, a.Route.DestRange, a.Evidence, reason)
+		}
+		_ = tw.Flush()
+	}
+	if len(plan.Rejected) > 0 {
+		fmt.Fprintln(w, "\nnot restored (outside what the reconciler may create):")
+		for _, rj := range plan.Rejected {
+			fmt.Fprintf(w, "  %s %s: %s\n", rj.Instance, rj.Route, rj.Reason)
+		}
+	}
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

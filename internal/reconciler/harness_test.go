@@ -1,0 +1,377 @@
+package reconciler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/vpclink/vpclink/internal/agentapi"
+	"github.com/vpclink/vpclink/internal/config"
+	"github.com/vpclink/vpclink/internal/gce"
+	"github.com/vpclink/vpclink/internal/gcefake"
+	"github.com/vpclink/vpclink/internal/logging"
+	"github.com/vpclink/vpclink/internal/naming"
+)
+
+// The acceptance harness: the fake Compute API over real HTTP, the real
+// Google client, and one httptest server per forwarder incarnation standing
+// in for its agent (/readyz and /status). ForwarderURL maps each instance to
+// its agent server.
+
+const (
+	testProject = "proj"
+	testZone    = "z1"
+	testGroup   = "fwd"
+	testPrefix  = "vpclink"
+)
+
+// wantedRanges are what every test agent announces.
+var wantedRanges = []string{"10.19.16.0/20", "10.19.32.0/20"}
+
+// agent modes.
+const (
+	agentReady int32 = iota
+	agentUnready
+	agentHung
+)
+
+type fakeAgent struct {
+	inst gce.Instance
+	mode atomic.Int32
+	srv  *httptest.Server
+}
+
+func (a *fakeAgent) status() agentapi.Status {
+	st := agentapi.Status{
+		Instance: agentapi.Instance{Name: a.inst.Name, ID: strconv.FormatUint(a.inst.ID, 10), Zone: a.inst.Zone, Project: testProject},
+		Ready:    a.mode.Load() == agentReady, Phase: "serving",
+	}
+	for _, r := range wantedRanges {
+		st.Routes = append(st.Routes, agentapi.Route{
+			Name: naming.RouteName(testPrefix, a.inst.ID, testProject, "vpc-a", r), Project: testProject,
+			Network: "vpc-a", DestRange: r, Priority: 900, NextHop: a.inst.SelfLink,
+		})
+	}
+	return st
+}
+
+func (a *fakeAgent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	mode := a.mode.Load()
+	if mode == agentHung {
+		<-r.Context().Done() // a panicked kernel: no answer at all
+		return
+	}
+	switch r.URL.Path {
+	case "/readyz":
+		if mode != agentReady {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	case "/status":
+		_ = json.NewEncoder(w).Encode(a.status())
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+type harness struct {
+	t       *testing.T
+	fake    *gcefake.Server
+	api     API
+	clients *gce.Clients
+	cfg     config.Reconciler
+
+	mu     sync.Mutex
+	agents map[uint64]*fakeAgent // by instance id
+}
+
+func newHarness(t *testing.T, size int) *harness {
+	t.Helper()
+	fake := gcefake.New(gcefake.Options{OpLatency: 20 * time.Millisecond})
+	srv := httptest.NewServer(fake)
+	h := &harness{t: t, fake: fake, agents: map[uint64]*fakeAgent{}}
+	t.Cleanup(func() {
+		srv.Close()
+		fake.Close()
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for _, a := range h.agents {
+			a.srv.CloseClientConnections()
+			a.srv.Close()
+		}
+	})
+	clients, err := gce.NewClients(context.Background(), gce.ClientOptions{
+		Endpoint: srv.URL + "/", CallTimeout: 5 * time.Second, OpPoll: 10 * time.Millisecond,
+		RetryMax: 8, RetryWaitMin: 5 * time.Millisecond, RetryWaitMax: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatalf("gce clients: %v", err)
+	}
+	t.Cleanup(func() { _ = clients.Close() })
+	h.clients = clients
+	h.api = API{Routes: clients.Routes, Instances: clients.Instances, Groups: clients.Groups}
+	if err := fake.CreateGroup(gcefake.GroupSpec{
+		Project: testProject, Name: testGroup, Zone: testZone, TargetSize: size,
+		NICs: []gcefake.NICSpec{{Network: "vpc-a", Subnet: "10.0.0.0/16"}, {Network: "vpc-b", Subnet: "10.100.0.0/16"}},
+	}); err != nil {
+		t.Fatalf("create group: %v", err)
+	}
+	h.waitFor("group running", 5*time.Second, func() bool {
+		n := 0
+		for _, in := range fake.Instances() {
+			if in.Status == gcefake.StatusRunning {
+				n++
+			}
+		}
+		return n == size
+	})
+	half := 0.5
+	h.cfg = config.Reconciler{
+		Project: testProject, RoutePrefix: testPrefix,
+		Groups: []config.Group{{Name: testGroup, Zone: testZone}},
+		Allow: []config.Allow{{Network: "vpc-a", DestRanges: []string{"10.19.0.0/16"},
+			Priority: config.PriorityRange{Min: 100, Max: 1000}}},
+		Probe: config.Probe{Path: "/readyz", Interval: config.Duration{Duration: 50 * time.Millisecond},
+			Timeout: config.Duration{Duration: 40 * time.Millisecond}, Failures: 3, Successes: 2},
+		MinHealthyFraction: &half,
+		BootGrace:          config.Duration{Duration: time.Second},
+		Interval:           config.Duration{Duration: 300 * time.Millisecond},
+	}
+	return h
+}
+
+// agent returns the agent of an instance incarnation, starting it (ready)
+// on first use.
+func (h *harness) agent(inst gce.Instance) *fakeAgent {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	a := h.agents[inst.ID]
+	if a == nil {
+		a = &fakeAgent{inst: inst}
+		a.srv = httptest.NewServer(a)
+		h.agents[inst.ID] = a
+	}
+	return a
+}
+
+func (h *harness) forwarderURL(inst gce.Instance) string { return h.agent(inst).srv.URL }
+
+// instances lists the group's instances through the real client.
+func (h *harness) instances() []gce.Instance {
+	h.t.Helper()
+	insts, err := h.api.Instances.List(context.Background(), testProject, testZone)
+	if err != nil {
+		h.t.Fatalf("list instances: %v", err)
+	}
+	return insts
+}
+
+// instances0 is the first instance, read from the fake directly (the
+// Compute API may be faulted).
+func (h *harness) instances0() gce.Instance {
+	h.t.Helper()
+	for _, in := range h.fake.Instances() {
+		return gce.Instance{Name: in.Name, ID: in.ID, Zone: in.Zone}
+	}
+	h.t.Fatal("no instances")
+	return gce.Instance{}
+}
+
+// allInstances lists, through the real client, the instances of every zone
+// the fake has instances in.
+func (h *harness) allInstances() []gce.Instance {
+	h.t.Helper()
+	zones := map[string]bool{}
+	for _, in := range h.fake.Instances() {
+		zones[in.Zone] = true
+	}
+	var out []gce.Instance
+	for _, z := range sortedSet(zones) {
+		insts, err := h.api.Instances.List(context.Background(), testProject, z)
+		if err != nil {
+			h.t.Fatalf("list instances of %s: %v", z, err)
+		}
+		out = append(out, insts...)
+	}
+	return out
+}
+
+// announce inserts the routes every agent wants, as agents do once ready.
+func (h *harness) announce() {
+	h.t.Helper()
+	for _, inst := range h.allInstances() {
+		for _, r := range h.agent(inst).status().Routes {
+			err := h.api.Routes.Insert(context.Background(), gce.Route{
+				Name: r.Name, Project: testProject, Network: r.Network, DestRange: r.DestRange, Priority: r.Priority,
+				NextHopInstance: inst.SelfLink,
+				Description:     naming.Marker{Instance: inst.Name, Zone: inst.Zone, Group: h.groupOf(inst), Agent: "test"}.Description(),
+			})
+			if err != nil {
+				h.t.Fatalf("announce %s: %v", r.Name, err)
+			}
+		}
+	}
+}
+
+func (h *harness) groupOf(inst gce.Instance) string {
+	for _, in := range h.fake.Instances() {
+		if in.ID == inst.ID {
+			return in.Group
+		}
+	}
+	return ""
+}
+
+// foreignRoutes are the routes every scenario must leave alone: one with
+// the prefix and the shape of our names but no marker, one of another
+// system, both aimed at the first forwarder (which scenarios kill).
+func (h *harness) insertForeignRoutes(target gce.Instance) []string {
+	h.t.Helper()
+	routes := []gce.Route{
+		{Name: naming.RouteName(testPrefix, target.ID, testProject, "vpc-a", "10.19.48.0/20"), Description: "made by hand, prefix only"},
+		{Name: "other-system-" + strconv.FormatUint(target.ID, 10), Description: "not vpclink"},
+	}
+	var names []string
+	for _, r := range routes {
+		r.Project, r.Network, r.DestRange, r.Priority, r.NextHopInstance = testProject, "vpc-a", "10.19.48.0/20", 900, target.SelfLink
+		if err := h.api.Routes.Insert(context.Background(), r); err != nil {
+			h.t.Fatalf("insert foreign route %s: %v", r.Name, err)
+		}
+		names = append(names, r.Name)
+	}
+	return names
+}
+
+// routeNames returns the names of the live routes in the fake.
+func (h *harness) routeNames() map[string]bool {
+	out := map[string]bool{}
+	for _, r := range h.fake.Routes(testProject) {
+		out[r.GetName()] = true
+	}
+	return out
+}
+
+// routesOf returns the live owned routes (name and marker) of instance id.
+func (h *harness) routesOf(id uint64) []string {
+	var out []string
+	for _, r := range h.fake.Routes(testProject) {
+		name := r.GetName()
+		if naming.IsOwned(testPrefix, name, r.GetDescription()) && strings.HasPrefix(name, testPrefix+"-"+strconv.FormatUint(id, 10)+"-") {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+func (h *harness) assertPresent(names []string) {
+	h.t.Helper()
+	have := h.routeNames()
+	for _, n := range names {
+		if !have[n] {
+			h.t.Errorf("route %s was deleted; vpclink does not own it", n)
+		}
+	}
+}
+
+// start runs a reconciler until the test ends and returns it with its
+// registry.
+func (h *harness) start(name string) (*Reconciler, *prometheus.Registry) {
+	h.t.Helper()
+	reg := prometheus.NewRegistry()
+	r, err := New(Options{
+		Config: h.cfg, API: h.api, ForwarderURL: h.forwarderURL, Registerer: reg,
+		Log: logging.NewTo(testWriter{h.t, name}, -1), Writer: "test-" + name, CallTimeout: 5 * time.Second,
+	})
+	if err != nil {
+		h.t.Fatalf("new reconciler: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = r.Run(ctx)
+	}()
+	h.t.Cleanup(func() { cancel(); <-done })
+	return r, reg
+}
+
+func (h *harness) waitFor(what string, limit time.Duration, cond func() bool) time.Duration {
+	h.t.Helper()
+	start := time.Now()
+	for time.Since(start) < limit {
+		if cond() {
+			return time.Since(start)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	h.t.Fatalf("timed out after %v waiting for %s", limit, what)
+	return 0
+}
+
+func (h *harness) mutatingCalls() int64 {
+	c := h.fake.RequestCounts()
+	return c["routes.insert"] + c["routes.delete"]
+}
+
+// gauge reads a gauge or counter (with labels k=v) from reg; -1 when absent.
+func gauge(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	metric:
+		for _, m := range mf.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				if !hasLabel(m, labels[i], labels[i+1]) {
+					continue metric
+				}
+			}
+			switch {
+			case m.Gauge != nil:
+				return m.GetGauge().GetValue()
+			case m.Counter != nil:
+				return m.GetCounter().GetValue()
+			case m.Histogram != nil:
+				return float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return -1
+}
+
+func hasLabel(m *dto.Metric, k, v string) bool {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == k && l.GetValue() == v {
+			return true
+		}
+	}
+	return false
+}
+
+// testWriter sends logs to t.Log, so they show only for failing tests.
+type testWriter struct {
+	t    *testing.T
+	name string
+}
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(w.name + ": " + strings.TrimSpace(string(p)))
+	return len(p), nil
+}

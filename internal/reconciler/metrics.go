@@ -1,0 +1,76 @@
+package reconciler
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vpclink/vpclink/internal/routeplan"
+)
+
+type metrics struct {
+	forwarders       *prometheus.GaugeVec
+	ownedRoutes      *prometheus.GaugeVec
+	operations       *prometheus.CounterVec
+	passDuration     prometheus.Histogram
+	passErrors       prometheus.Counter
+	failStatic       prometheus.Gauge
+	detectionToPrune prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		forwarders: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vpclink_forwarders", Help: "Forwarders of the configured groups by state (healthy, unhealthy, starting, down).",
+		}, []string{"state"}),
+		ownedRoutes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vpclink_owned_routes", Help: "Owned routes in scope by state (active, held by fail static, pruning).",
+		}, []string{"state"}),
+		operations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vpclink_route_operations_total", Help: "Route inserts and deletes by result (ok, error).",
+		}, []string{"op", "result"}),
+		passDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "vpclink_reconcile_duration_seconds", Help: "Duration of a reconcile pass: reads, plan and actions.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
+		}),
+		passErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vpclink_reconcile_errors_total", Help: "Reconcile passes that could not read the API (retried next round).",
+		}),
+		failStatic: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "vpclink_fail_static", Help: "1 while too few forwarders are healthy for probe evidence to prune.",
+		}),
+		detectionToPrune: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "vpclink_detection_to_prune_seconds",
+			Help:    "From the failed probe that started a streak to the DONE delete of the forwarder's route.",
+			Buckets: []float64{0.25, 0.5, 1, 2, 3, 4, 5, 7.5, 10, 15, 20, 30, 60, 120},
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.forwarders, m.ownedRoutes, m.operations, m.passDuration, m.passErrors, m.failStatic, m.detectionToPrune)
+	}
+	for _, s := range []routeplan.State{routeplan.StateHealthy, routeplan.StateUnhealthy, routeplan.StateStarting, routeplan.StateDown} {
+		m.forwarders.WithLabelValues(string(s))
+	}
+	for _, op := range []routeplan.Op{routeplan.OpInsert, routeplan.OpDelete} {
+		m.operations.WithLabelValues(string(op), "ok")
+		m.operations.WithLabelValues(string(op), "error")
+	}
+	return m
+}
+
+// observePlan sets the gauges from a plan.
+func (m *metrics) observePlan(p routeplan.Plan) {
+	counts := map[routeplan.State]int{}
+	for _, f := range p.Forwarders {
+		counts[f.State]++
+	}
+	for _, s := range []routeplan.State{routeplan.StateHealthy, routeplan.StateUnhealthy, routeplan.StateStarting, routeplan.StateDown} {
+		m.forwarders.WithLabelValues(string(s)).Set(float64(counts[s]))
+	}
+	for _, s := range []routeplan.RouteState{routeplan.RouteActive, routeplan.RouteHeld, routeplan.RoutePruning} {
+		m.ownedRoutes.WithLabelValues(string(s)).Set(float64(p.RouteStates[s]))
+	}
+	if p.FailStatic.Engaged {
+		m.failStatic.Set(1)
+	} else {
+		m.failStatic.Set(0)
+	}
+}
