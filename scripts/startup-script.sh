@@ -1,37 +1,93 @@
 #!/usr/bin/env bash
-# vpclink forwarder startup script: the instance template's startup-script.
-# Installs /usr/local/bin/vpclink and vpclink-agent.service, then enables and
-# starts the agent. It runs on every boot and is idempotent: the agent is
-# restarted only when the binary or the unit changed.
+# vpclink VM startup script: the startup-script of both instance templates,
+# forwarders (vpclink-agent.service) and reconcilers
+# (vpclink-reconciler.service); terraform/modules/* set it and its attributes.
+# It runs on every boot and is safe to repeat: it installs the vpclink binary,
+# one systemd unit and, where asked, a config file; optionally configures
+# Google's Ops Agent; then makes sure the unit is enabled and started. The
+# unit is restarted only when its binary, unit file or config file changed:
+# restarting the agent withdraws and re-announces the forwarder's routes.
 #
-# Sources, first found wins (instance or project metadata attributes):
-#   binary  vpclink-binary-url     https://... or gs://bucket/object
-#           (checked against vpclink-binary-sha256 when that is set),
-#           else the image's /usr/local/share/vpclink/vpclink,
-#           else a /usr/local/bin/vpclink already in the image.
-#   unit    vpclink-agent-unit     the unit file's text (terraform:
-#                                  file("systemd/vpclink-agent.service")),
-#           else the image's /usr/local/share/vpclink/vpclink-agent.service.
-# The agent reads its own configuration from the vpclink-config attribute.
+# Everything comes from metadata attributes; an instance attribute wins over
+# the project attribute of the same name, and an empty value means unset.
+#   vpclink-binary-url     https://... or gs://bucket/object (gs:// is read
+#                          with the VM's service account). Unset: the image's
+#                          /usr/local/share/vpclink/vpclink, else the
+#                          /usr/local/bin/vpclink already installed.
+#   vpclink-binary-sha256  hex SHA-256 the binary must have. A binary that
+#                          does not match is refused: exit 1, nothing changed.
+#                          An installed binary is downloaded again only when
+#                          it does not match this digest or, without one, when
+#                          the URL changed: a reboot needs no download, and
+#                          new versions reach VMs by recreating them.
+#   vpclink-unit-name      the unit to install and start
+#                          (default vpclink-agent.service).
+#   vpclink-unit           the unit file's text. Unset: the image's
+#                          /usr/local/share/vpclink/<unit name>, else the file
+#                          already in /etc/systemd/system.
+#   vpclink-config-path    write the vpclink-config attribute to this file
+#                          (the reconciler: /etc/vpclink/reconciler.yaml).
+#                          Unset: no file; the agent reads vpclink-config
+#                          from the metadata server itself.
+#   vpclink-ops-agent      "true": install Google's Ops Agent when missing and
+#                          configure it: the journal to Cloud Logging,
+#                          localhost:<vpclink-metrics-port>/metrics to Managed
+#                          Service for Prometheus as job <vpclink-metrics-job>.
+#
+# Environment, for tests: GCE_METADATA_HOST=host:port (as the Google client
+# libraries read it); VPCLINK_ROOT=/dir installs every file under /dir
+# instead of / (systemctl is still called as usual); curl honours
+# CURL_CA_BUNDLE. Log lines start with "vpclink-startup:".
 set -euo pipefail
 
-readonly BIN=/usr/local/bin/vpclink
-readonly UNIT=/etc/systemd/system/vpclink-agent.service
-readonly IMAGE_DIR=/usr/local/share/vpclink
+readonly ROOT=${VPCLINK_ROOT:-}
+readonly BIN=$ROOT/usr/local/bin/vpclink
+readonly IMAGE_DIR=$ROOT/usr/local/share/vpclink
+# The URL the installed binary came from, to notice a changed URL.
+readonly BINARY_SOURCE=$ROOT/var/lib/vpclink-startup/binary-url
+readonly OPS_AGENT_DIR=$ROOT/etc/google-cloud-ops-agent
 readonly MD="http://${GCE_METADATA_HOST:-metadata.google.internal}/computeMetadata/v1"
 
 log() { echo "vpclink-startup: $*" >&2; }
-
-# attr KEY prints an instance attribute, else the project attribute; it
-# fails (status 1, no output) when neither is set.
-attr() {
-	local key=$1
-	curl -fsS --retry 5 --retry-connrefused -H 'Metadata-Flavor: Google' "$MD/instance/attributes/$key" 2>/dev/null ||
-		curl -fsS --retry 5 --retry-connrefused -H 'Metadata-Flavor: Google' "$MD/project/attributes/$key" 2>/dev/null
+die() {
+	log "$*"
+	exit 1
 }
 
-# download URL DEST fetches https:// as is and gs:// through the storage
-# JSON API with the instance's service account token.
+# attr KEY FILE writes metadata attribute KEY (instance, else project) to
+# FILE. Status 0: set and not empty; 1: unset or empty. A metadata server
+# that cannot be read ends the script: an outage must not pass for an unset
+# attribute.
+attr() {
+	local key=$1 out=$2 scope code
+	for scope in instance project; do
+		code=$(curl -sS --max-time 10 --retry 5 --retry-connrefused -H 'Metadata-Flavor: Google' \
+			-o "$out" -w '%{http_code}' "$MD/$scope/attributes/$key") ||
+			die "metadata server $MD: reading $scope/attributes/$key failed"
+		case $code in
+		200)
+			[[ -s $out ]]
+			return
+			;;
+		404) ;;
+		*) die "metadata server $MD: $scope/attributes/$key: HTTP $code" ;;
+		esac
+	done
+	return 1
+}
+
+# value KEY VAR sets VAR to attribute KEY, "" when unset, without the
+# trailing newlines.
+value() {
+	if attr "$1" "$tmp/attr"; then
+		printf -v "$2" '%s' "$(<"$tmp/attr")"
+	else
+		printf -v "$2" '%s' ""
+	fi
+}
+
+# download URL DEST fetches https:// as is and gs:// through the Cloud
+# Storage JSON API with the VM's service account token.
 download() {
 	local url=$1 dest=$2
 	case $url in
@@ -40,80 +96,240 @@ download() {
 		bucket=${path%%/*}
 		object=${path#*/}
 		object=${object//\//%2F}
-		token=$(curl -fsS -H 'Metadata-Flavor: Google' "$MD/instance/service-accounts/default/token" |
-			sed -n 's/.*"access_token" *: *"\([^"]*\)".*/\1/p')
-		[[ -n $token ]] || { log "no service account token for $url"; return 1; }
-		curl -fsS --retry 5 -H "Authorization: Bearer $token" -o "$dest" \
-			"https://storage.googleapis.com/storage/v1/b/$bucket/o/$object?alt=media"
+		token=$(curl -fsS --max-time 10 --retry 5 --retry-connrefused -H 'Metadata-Flavor: Google' \
+			"$MD/instance/service-accounts/default/token" |
+			sed -n 's/.*"access_token" *: *"\([^"]*\)".*/\1/p') ||
+			die "metadata server $MD: no service account token to read $url"
+		[[ -n $token ]] || die "metadata server $MD: no service account token to read $url"
+		curl -fsS --max-time 300 --retry 5 --retry-connrefused -H "Authorization: Bearer $token" -o "$dest" \
+			"https://storage.googleapis.com/storage/v1/b/$bucket/o/$object?alt=media" ||
+			die "vpclink-binary-url: cannot download $url"
 		;;
-	https://* | http://*)
-		curl -fsSL --retry 5 -o "$dest" "$url"
+	https://*)
+		curl -fsSL --max-time 300 --retry 5 --retry-connrefused -o "$dest" "$url" ||
+			die "vpclink-binary-url: cannot download $url"
 		;;
-	*)
-		log "vpclink-binary-url: $url: want https:// or gs://"
-		return 1
-		;;
+	*) die "vpclink-binary-url: $url: want https:// or gs://" ;;
 	esac
 }
 
-# install_if_changed SRC DEST MODE copies SRC over DEST atomically when the
-# contents differ; status 0 means it changed something.
-install_if_changed() {
-	local src=$1 dest=$2 mode=$3
-	if [[ -f $dest ]] && cmp -s "$src" "$dest"; then
-		return 1
+sha256() { sha256sum "$1" | cut -d' ' -f1; }
+
+# differs SRC DEST reports whether DEST is missing or not a copy of SRC.
+differs() { [[ ! -f $2 ]] || ! cmp -s "$1" "$2"; }
+
+# replace SRC DEST MODE installs SRC as DEST atomically (rename), creating
+# DEST's directory when needed.
+replace() {
+	install -m "$3" -D "$1" "$2.new"
+	mv -f "$2.new" "$2"
+	log "installed ${2#"$ROOT"}"
+}
+
+# The run has two phases. Staging reads every attribute, downloads and checks
+# the binary, and prepares every file in $tmp; any problem ends the script
+# there, before anything changed. Installing then replaces only the files
+# that differ and tells systemd.
+
+# stage_binary sets bin_src to the binary to install ("" keeps the
+# installed one) and bin_from to where it came from, for messages.
+stage_binary() {
+	local want have="" got
+	value vpclink-binary-url bin_url
+	value vpclink-binary-sha256 want
+	want=${want,,}
+	[[ -z $want || $want =~ ^[0-9a-f]{64}$ ]] || die "vpclink-binary-sha256: '$want' is not a hex SHA-256"
+	if [[ -f $BIN ]]; then
+		have=$(sha256 "$BIN")
 	fi
-	install -m "$mode" -D "$src" "$dest.new"
-	mv -f "$dest.new" "$dest"
-	log "installed $dest"
+
+	bin_src=""
+	if [[ -n $bin_url ]]; then
+		if [[ -n $have && -n $want && $have == "$want" ]]; then
+			return 0
+		fi
+		if [[ -n $have && -z $want && -f $BINARY_SOURCE && $(<"$BINARY_SOURCE") == "$bin_url" ]]; then
+			return 0
+		fi
+		log "fetching $bin_url"
+		download "$bin_url" "$tmp/vpclink"
+		bin_src=$tmp/vpclink bin_from=$bin_url
+	elif [[ -f $IMAGE_DIR/vpclink ]]; then
+		bin_src=$IMAGE_DIR/vpclink bin_from=/usr/local/share/vpclink/vpclink
+	elif [[ -n $have ]]; then
+		bin_from=/usr/local/bin/vpclink
+	else
+		die "no binary: set vpclink-binary-url, or put it in the image at /usr/local/share/vpclink/vpclink"
+	fi
+
+	if [[ -n $want ]]; then
+		got=$(sha256 "${bin_src:-$BIN}")
+		[[ $got == "$want" ]] ||
+			die "vpclink-binary-sha256 mismatch: $bin_from has SHA-256 $got, want $want; refusing it, nothing changed"
+	fi
+	if [[ -n $bin_src ]] && ! differs "$bin_src" "$BIN"; then
+		bin_src=""
+	fi
+	if [[ -n $bin_src ]]; then
+		# Tried where it will run, as /tmp may be mounted noexec.
+		install -m 0755 -D "$bin_src" "$BIN.new"
+		if ! "$BIN.new" version >/dev/null; then
+			rm -f "$BIN.new"
+			die "$bin_from is not a working vpclink binary ('vpclink version' failed); nothing changed"
+		fi
+	fi
+}
+
+# stage_unit sets unit_src to the unit file to install ("" keeps the
+# installed one).
+stage_unit() {
+	value vpclink-unit-name unit_name
+	unit_name=${unit_name:-vpclink-agent.service}
+	[[ $unit_name =~ ^[A-Za-z0-9@_.:-]+\.service$ ]] ||
+		die "vpclink-unit-name: '$unit_name': want a unit file name such as vpclink-agent.service"
+	unit_dest=$ROOT/etc/systemd/system/$unit_name
+	unit_src=""
+	if attr vpclink-unit "$tmp/unit"; then
+		unit_src=$tmp/unit
+	elif [[ -f $IMAGE_DIR/$unit_name ]]; then
+		unit_src=$IMAGE_DIR/$unit_name
+	elif [[ ! -f $unit_dest ]]; then
+		die "no unit: set vpclink-unit, or put it in the image at /usr/local/share/vpclink/$unit_name"
+	fi
+}
+
+# stage_config puts vpclink-config in $tmp/config when vpclink-config-path
+# is set, and sets config_dest.
+stage_config() {
+	local path
+	value vpclink-config-path path
+	config_dest=""
+	[[ -n $path ]] || return 0
+	[[ $path == /* && $path != *..* ]] || die "vpclink-config-path: '$path': want an absolute path"
+	attr vpclink-config "$tmp/config" || die "vpclink-config-path is $path but vpclink-config is unset"
+	config_dest=$ROOT$path
+}
+
+# stage_ops_agent renders the Ops Agent's config to $tmp/ops-agent.yaml when
+# vpclink-ops-agent is "true", and sets ops_agent=1.
+stage_ops_agent() {
+	local enabled job port
+	value vpclink-ops-agent enabled
+	ops_agent=0
+	[[ ${enabled,,} == true ]] || return 0
+	ops_agent=1
+	value vpclink-metrics-job job
+	value vpclink-metrics-port port
+	[[ $job =~ ^[A-Za-z0-9_.-]+$ ]] || die "vpclink-metrics-job: '$job': want a Prometheus job name"
+	[[ $port =~ ^[0-9]+$ ]] || die "vpclink-metrics-port: '$port': want a port number"
+	# The journal to Cloud Logging: vpclink logs JSON, whose "severity" becomes
+	# the entry's; /metrics to Managed Service for Prometheus.
+	cat >"$tmp/ops-agent.yaml" <<OPS_AGENT
+logging:
+  receivers:
+    vpclink_journal:
+      type: systemd_journald
+  processors:
+    vpclink_json:
+      type: parse_json
+      field: jsonPayload.MESSAGE
+    vpclink_severity:
+      type: modify_fields
+      fields:
+        severity:
+          move_from: jsonPayload.severity
+  service:
+    pipelines:
+      vpclink:
+        receivers: [vpclink_journal]
+        processors: [vpclink_json, vpclink_severity]
+metrics:
+  receivers:
+    vpclink_prometheus:
+      type: prometheus
+      config:
+        scrape_configs:
+          - job_name: $job
+            scrape_interval: 10s
+            static_configs:
+              - targets: ["localhost:$port"]
+  service:
+    pipelines:
+      vpclink:
+        receivers: [vpclink_prometheus]
+OPS_AGENT
+}
+
+# install_ops_agent installs the Ops Agent when missing and its config when
+# changed. Failures are logged, not fatal: without the Ops Agent, logs and
+# metrics stay on the VM and vpclink works all the same.
+install_ops_agent() {
+	((ops_agent)) || return 0
+	if [[ ! -d $OPS_AGENT_DIR ]] || ! systemctl is-enabled --quiet google-cloud-ops-agent 2>/dev/null; then
+		log "installing the Ops Agent"
+		if ! curl -fsSL --max-time 120 --retry 5 -o "$tmp/add-ops-agent-repo.sh" https://dl.google.com/cloudagents/add-google-cloud-ops-agent-repo.sh ||
+			! bash "$tmp/add-ops-agent-repo.sh" --also-install; then
+			log "Ops Agent install failed; logs and metrics stay on this VM"
+		fi
+	fi
+	if differs "$tmp/ops-agent.yaml" "$OPS_AGENT_DIR/config.yaml"; then
+		replace "$tmp/ops-agent.yaml" "$OPS_AGENT_DIR/config.yaml" 0644
+		systemctl restart google-cloud-ops-agent || log "Ops Agent restart failed"
+	fi
 }
 
 main() {
-	local changed=0 url sum unit
+	[[ -z $ROOT || $ROOT == /* ]] || die "VPCLINK_ROOT: '$ROOT': want an absolute path"
 	tmp=$(mktemp -d)
 
-	if url=$(attr vpclink-binary-url) && [[ -n $url ]]; then
-		log "fetching $url"
-		download "$url" "$tmp/vpclink"
-		if sum=$(attr vpclink-binary-sha256) && [[ -n $sum ]]; then
-			echo "$sum  $tmp/vpclink" | sha256sum -c --quiet - ||
-				{ log "vpclink-binary-sha256 does not match $url"; exit 1; }
-		fi
-		chmod 0755 "$tmp/vpclink"
-		"$tmp/vpclink" version >/dev/null || { log "$url is not a working vpclink binary"; exit 1; }
-		install_if_changed "$tmp/vpclink" "$BIN" 0755 && changed=1
-	elif [[ -x $IMAGE_DIR/vpclink ]]; then
-		install_if_changed "$IMAGE_DIR/vpclink" "$BIN" 0755 && changed=1
-	elif [[ ! -x $BIN ]]; then
-		log "no binary: set vpclink-binary-url or bake $IMAGE_DIR/vpclink or $BIN into the image"
-		exit 1
-	fi
+	stage_binary
+	stage_unit
+	stage_config
+	stage_ops_agent
 
-	if unit=$(attr vpclink-agent-unit) && [[ -n $unit ]]; then
-		printf '%s\n' "$unit" >"$tmp/vpclink-agent.service"
-	elif [[ -f $IMAGE_DIR/vpclink-agent.service ]]; then
-		cp "$IMAGE_DIR/vpclink-agent.service" "$tmp/vpclink-agent.service"
-	elif [[ ! -f $UNIT ]]; then
-		log "no unit: set vpclink-agent-unit or bake $IMAGE_DIR/vpclink-agent.service into the image"
-		exit 1
+	local reload=0 restart=0
+	if [[ -n $bin_src ]]; then
+		mv -f "$BIN.new" "$BIN"
+		log "installed /usr/local/bin/vpclink from $bin_from"
+		restart=1
 	fi
-	if [[ -f $tmp/vpclink-agent.service ]]; then
-		install_if_changed "$tmp/vpclink-agent.service" "$UNIT" 0644 && changed=1
+	if [[ -z $bin_url ]]; then
+		rm -f "$BINARY_SOURCE"
+	elif [[ ! -f $BINARY_SOURCE || $(<"$BINARY_SOURCE") != "$bin_url" ]]; then
+		mkdir -p "${BINARY_SOURCE%/*}"
+		printf '%s\n' "$bin_url" >"$BINARY_SOURCE.new"
+		mv -f "$BINARY_SOURCE.new" "$BINARY_SOURCE"
 	fi
+	if [[ -n $unit_src ]] && differs "$unit_src" "$unit_dest"; then
+		replace "$unit_src" "$unit_dest" 0644
+		reload=1 restart=1
+	fi
+	# World-readable: configs hold no secrets, and the units run as dynamic
+	# users.
+	if [[ -n $config_dest ]] && differs "$tmp/config" "$config_dest"; then
+		replace "$tmp/config" "$config_dest" 0644
+		restart=1
+	fi
+	install_ops_agent
 
-	systemctl daemon-reload
-	systemctl enable vpclink-agent.service
-	if ((changed)) && systemctl is-active --quiet vpclink-agent.service; then
-		# A restart drains first: routes are withdrawn, then re-announced.
-		log "binary or unit changed, restarting the agent"
-		systemctl restart --no-block vpclink-agent.service
+	if ((reload)); then
+		systemctl daemon-reload
+	fi
+	systemctl is-enabled --quiet "$unit_name" 2>/dev/null || systemctl enable "$unit_name"
+	# --no-block: the agent signals READY only once its routes are DONE, which
+	# may take long; the boot does not wait for that.
+	if ((restart)); then
+		# Restarting the agent drains first: routes withdrawn, then re-announced.
+		log "binary, unit or config changed: restarting $unit_name"
+		systemctl restart --no-block "$unit_name"
 	else
-		# --no-block: READY=1 waits for the routes; do not hold up the boot.
-		systemctl start --no-block vpclink-agent.service
+		systemctl start --no-block "$unit_name"
 	fi
-	log "$("$BIN" version 2>/dev/null || echo "vpclink (version unknown)"): enabled and started"
+	log "$("$BIN" version 2>/dev/null || echo "vpclink (version unknown)"): $unit_name enabled and started"
 }
 
-tmp=""
-trap '[[ -z $tmp ]] || rm -rf "$tmp"' EXIT
+# Set by the stage_* functions, used by main.
+tmp="" bin_url="" bin_src="" bin_from="" unit_name="" unit_src="" unit_dest="" config_dest="" ops_agent=0
+# A binary staged as $BIN.new but not installed (a later stage refused) goes.
+trap 'rm -f "$BIN.new"; [[ -z $tmp ]] || rm -rf "$tmp"' EXIT
 main "$@"

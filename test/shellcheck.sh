@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs shellcheck on every shell script under scripts/ and test/*.sh; any finding fails.
-# Scripts under scripts/ are found by their shebang (most have no .sh suffix).
+# Runs shellcheck on every shell script under scripts/, test/*.sh and the
+# tests' stubs in test/*/testdata/ (such as test/startup's systemctl); any
+# finding fails. Files without a .sh suffix are scripts when their shebang
+# says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +12,7 @@ if ! command -v shellcheck >/dev/null 2>&1; then
 fi
 
 files=()
-for f in scripts/* test/*.sh; do
+for f in scripts/* test/*.sh test/*/testdata/*; do
   [ -f "$f" ] || continue
   case "$f" in
     *.sh) files+=("$f") ;;

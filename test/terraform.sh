@@ -50,32 +50,6 @@ else
   fail "fmt -check -recursive terraform"
 fi
 
-# The VM startup script is a terraform template: render it the way the modules
-# do (terraform console needs no provider) and shellcheck each variant.
-render_startup() { # ops_agent config_path
-  local dir=$work/render
-  mkdir -p "$dir"
-  printf '%s\n' "templatefile(\"$PWD/terraform/templates/vm-startup.sh.tftpl\", {vpclink_url = \"gs://b/vpclink\", vpclink_sha256 = \"\", unit_name = \"vpclink-x.service\", unit = \"[Unit]\\n\", config_path = \"$2\", config = \"a: 1\\n\", ops_agent = $1, metrics_job = \"vpclink-x\", metrics_port = 9780})" |
-    (cd "$dir" && terraform console) | sed -e '1{/^<<EOT$/d}' -e '${/^EOT$/d}'
-}
-if command -v shellcheck >/dev/null 2>&1; then
-  for ops in true false; do
-    for cfg in "" /etc/vpclink/reconciler.yaml; do
-      label="startup template renders and passes shellcheck (ops_agent=$ops config_path=${cfg:-none})"
-      if render_startup "$ops" "$cfg" >"$work/startup.sh" 2>"$work/render.err" &&
-        head -1 "$work/startup.sh" | grep -q '^#!/bin/bash' &&
-        shellcheck -s bash "$work/startup.sh" >"$work/sc.out" 2>&1; then
-        pass "$label"
-      else
-        cat "$work/render.err" "$work/sc.out" 2>/dev/null || true
-        fail "$label"
-      fi
-    done
-  done
-else
-  echo "SKIP startup template shellcheck: shellcheck not installed (make deps)"
-fi
-
 ensure_provider() {
   [ -x "$provider_bin" ] && return 0
   echo "SKIP terraform validate/test: no google provider $version at $provider_bin"
@@ -100,9 +74,11 @@ provider_installation {
 CONFIG
 
 # Work on a copy so that .terraform/ and lock files never land in the repo.
-# The modules read ../../templates and ../../../systemd, so copy both trees.
+# The modules read ../../../systemd and ../../../scripts (the units and the VM
+# startup script, which test/startup and test/shellcheck.sh check), so copy
+# those trees too.
 mkdir -p "$work/repo"
-cp -r terraform systemd "$work/repo/"
+cp -r terraform systemd scripts "$work/repo/"
 find "$work/repo" -name .terraform -prune -exec rm -rf {} + -o -name .terraform.lock.hcl -exec rm -f {} +
 
 run_in() { # dir label command...

@@ -188,7 +188,7 @@ var moduleSourceRE = regexp.MustCompile(`^\$\{get_repo_root\(\)\}//(terraform/mo
 
 // moduleSource returns the module directory a unit deploys, checking that its
 // source is the repository root plus the module path (so the module can read
-// systemd/ and terraform/templates/ beside it).
+// systemd/ and scripts/ beside it).
 func moduleSource(t *testing.T, u unit) string {
 	t.Helper()
 	tf := blocksOf(u.body, "terraform")

@@ -41,23 +41,20 @@ locals {
     routePrefix = var.route_prefix
   })
 
-  repo_agent_unit = "${path.module}/../../../systemd/vpclink-agent.service"
-  agent_unit = coalesce(
-    var.agent_unit,
-    fileexists(local.repo_agent_unit) ? file(local.repo_agent_unit) : file("${path.module}/templates/vpclink-agent.service"),
-  )
+  agent_unit = coalesce(var.agent_unit, file("${path.module}/../../../systemd/vpclink-agent.service"))
 
-  startup_script = templatefile("${path.module}/../../templates/vm-startup.sh.tftpl", {
-    vpclink_url    = var.vpclink_url
-    vpclink_sha256 = var.vpclink_sha256
-    unit_name      = "vpclink-agent.service"
-    unit           = local.agent_unit
-    config_path    = ""
-    config         = ""
-    ops_agent      = var.ops_agent
-    metrics_job    = "vpclink-agent"
-    metrics_port   = var.health_port
-  })
+  # scripts/startup-script.sh, shared with the reconciler module, reads what
+  # to install from these attributes (its header lists them).
+  startup_metadata = {
+    "startup-script"        = file("${path.module}/../../../scripts/startup-script.sh")
+    "vpclink-binary-url"    = var.vpclink_url
+    "vpclink-binary-sha256" = var.vpclink_sha256
+    "vpclink-unit-name"     = "vpclink-agent.service"
+    "vpclink-unit"          = local.agent_unit
+    "vpclink-ops-agent"     = tostring(var.ops_agent)
+    "vpclink-metrics-job"   = "vpclink-agent"
+    "vpclink-metrics-port"  = tostring(var.health_port)
+  }
 
   # Firewall rules belong to the network's project (a Shared VPC host differs).
   nic0_project = coalesce(var.nic0.subnetwork_project, var.project)
@@ -136,11 +133,11 @@ resource "google_compute_instance_template" "forwarder" {
     scopes = ["cloud-platform"]
   }
 
-  metadata = {
+  # The agent reads vpclink-config from the metadata server itself.
+  metadata = merge(local.startup_metadata, {
     "vpclink-config" = local.agent_config
-    "startup-script" = local.startup_script
     "enable-oslogin" = "TRUE"
-  }
+  })
 
   scheduling {
     automatic_restart   = true

@@ -54,7 +54,7 @@ variable "machine_type" {
 }
 
 variable "image" {
-  description = "Boot image (self link or family URL). The startup script expects systemd and curl (Debian, Ubuntu, RHEL-like)."
+  description = "Boot image (self link or family URL). The startup script (scripts/startup-script.sh) expects bash, systemd and curl (Debian, Ubuntu, RHEL-like)."
   type        = string
   default     = "projects/debian-cloud/global/images/family/debian-12"
 }
@@ -157,13 +157,18 @@ variable "vpclink_url" {
 }
 
 variable "vpclink_sha256" {
-  description = "Expected SHA-256 of the binary at vpclink_url; the startup script refuses a binary that does not match. Empty: not checked."
+  description = "Expected SHA-256 (hex) of the binary at vpclink_url, as metadata vpclink-binary-sha256: the startup script refuses a binary that does not match, and downloads again only when the installed one does not match. Empty: not checked, and an installed binary is kept until vpclink_url changes."
   type        = string
   default     = ""
+
+  validation {
+    condition     = var.vpclink_sha256 == "" || can(regex("^[0-9a-fA-F]{64}$", var.vpclink_sha256))
+    error_message = "vpclink_sha256 must be empty or 64 hex digits (sha256sum's output)."
+  }
 }
 
 variable "agent_unit" {
-  description = "Content of vpclink-agent.service. Null: the minimal unit embedded in the startup-script template. The example environment passes the repository's systemd/vpclink-agent.service."
+  description = "Content of vpclink-agent.service, as metadata vpclink-unit. Null: the repository's systemd/vpclink-agent.service."
   type        = string
   default     = null
 }

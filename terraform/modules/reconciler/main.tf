@@ -51,17 +51,21 @@ locals {
 
   unit = coalesce(var.reconciler_unit, file("${path.module}/../../../systemd/vpclink-reconciler.service"))
 
-  startup_script = templatefile("${path.module}/../../templates/vm-startup.sh.tftpl", {
-    vpclink_url    = var.vpclink_url
-    vpclink_sha256 = var.vpclink_sha256
-    unit_name      = "vpclink-reconciler.service"
-    unit           = local.unit
-    config_path    = local.config_path
-    config         = local.config
-    ops_agent      = var.ops_agent
-    metrics_job    = "vpclink-reconciler"
-    metrics_port   = var.listen_port
-  })
+  # scripts/startup-script.sh, shared with the forwarders module, reads what
+  # to install from these attributes (its header lists them); it writes
+  # vpclink-config to vpclink-config-path, which the unit's --config names.
+  startup_metadata = {
+    "startup-script"        = file("${path.module}/../../../scripts/startup-script.sh")
+    "vpclink-binary-url"    = var.vpclink_url
+    "vpclink-binary-sha256" = var.vpclink_sha256
+    "vpclink-unit-name"     = "vpclink-reconciler.service"
+    "vpclink-unit"          = local.unit
+    "vpclink-config-path"   = local.config_path
+    "vpclink-config"        = local.config
+    "vpclink-ops-agent"     = tostring(var.ops_agent)
+    "vpclink-metrics-job"   = "vpclink-reconciler"
+    "vpclink-metrics-port"  = tostring(var.listen_port)
+  }
 
   network_project = coalesce(var.network.subnetwork_project, var.project)
   zone_count      = length(var.zones) > 0 ? length(var.zones) : 3
@@ -125,10 +129,9 @@ resource "google_compute_instance_template" "reconciler" {
     scopes = ["cloud-platform"]
   }
 
-  metadata = {
-    "startup-script" = local.startup_script
+  metadata = merge(local.startup_metadata, {
     "enable-oslogin" = "TRUE"
-  }
+  })
 
   shielded_instance_config {
     enable_secure_boot          = true

@@ -169,13 +169,18 @@ variable "vpclink_url" {
 }
 
 variable "vpclink_sha256" {
-  description = "Expected SHA-256 of the binary; empty: not checked."
+  description = "Expected SHA-256 (hex) of the binary at vpclink_url, as metadata vpclink-binary-sha256: the startup script refuses a binary that does not match, and downloads again only when the installed one does not match. Empty: not checked, and an installed binary is kept until vpclink_url changes."
   type        = string
   default     = ""
+
+  validation {
+    condition     = var.vpclink_sha256 == "" || can(regex("^[0-9a-fA-F]{64}$", var.vpclink_sha256))
+    error_message = "vpclink_sha256 must be empty or 64 hex digits (sha256sum's output)."
+  }
 }
 
 variable "reconciler_unit" {
-  description = "Content of vpclink-reconciler.service. Null: the repository's systemd/vpclink-reconciler.service."
+  description = "Content of vpclink-reconciler.service, as metadata vpclink-unit. Null: the repository's systemd/vpclink-reconciler.service."
   type        = string
   default     = null
 }

@@ -8,7 +8,7 @@ include "root" {
 
 terraform {
   # The whole repository is the source, so the module finds
-  # systemd/vpclink-agent.service and terraform/templates/.
+  # systemd/vpclink-agent.service and scripts/startup-script.sh.
   source = "${get_repo_root()}//terraform/modules/forwarders"
 }
 

@@ -48,7 +48,7 @@ run "template_has_two_nics_and_forwards" {
   }
 }
 
-run "metadata_carries_agent_config_and_startup_script" {
+run "metadata_carries_agent_config" {
   command = plan
 
   assert {
@@ -68,14 +68,80 @@ run "metadata_carries_agent_config_and_startup_script" {
     }
     error_message = "vpclink-config must be the agent config with DESIGN.md's keys"
   }
+}
+
+# scripts/startup-script.sh is the startup script, verbatim; what it installs
+# comes from the vpclink-* attributes next to it.
+run "metadata_tells_the_startup_script_what_to_install" {
+  command = plan
+
   assert {
-    condition     = strcontains(google_compute_instance_template.forwarder.metadata["startup-script"], "gs://vpclink-releases/vpclink-linux-amd64")
-    error_message = "startup-script must install the binary from vpclink_url"
+    condition     = google_compute_instance_template.forwarder.metadata["startup-script"] == file("../../../scripts/startup-script.sh")
+    error_message = "startup-script must be scripts/startup-script.sh, verbatim"
   }
   assert {
-    condition     = strcontains(google_compute_instance_template.forwarder.metadata["startup-script"], "vpclink-agent.service")
-    error_message = "startup-script must install and start vpclink-agent.service"
+    condition     = google_compute_instance_template.forwarder.metadata["vpclink-binary-url"] == "gs://vpclink-releases/vpclink-linux-amd64"
+    error_message = "vpclink-binary-url must be vpclink_url: the startup script installs the binary from it"
   }
+  assert {
+    condition     = google_compute_instance_template.forwarder.metadata["vpclink-binary-sha256"] == ""
+    error_message = "vpclink-binary-sha256 must be empty (not pinned) when vpclink_sha256 is"
+  }
+  assert {
+    condition     = google_compute_instance_template.forwarder.metadata["vpclink-unit-name"] == "vpclink-agent.service"
+    error_message = "the startup script must install and start vpclink-agent.service"
+  }
+  assert {
+    condition     = google_compute_instance_template.forwarder.metadata["vpclink-unit"] == file("../../../systemd/vpclink-agent.service")
+    error_message = "vpclink-unit must be the repository's systemd/vpclink-agent.service by default"
+  }
+  assert {
+    condition     = !contains(keys(google_compute_instance_template.forwarder.metadata), "vpclink-config-path")
+    error_message = "forwarders get no config file: the agent reads vpclink-config from the metadata server"
+  }
+  assert {
+    condition = [for k in ["vpclink-ops-agent", "vpclink-metrics-job", "vpclink-metrics-port"] :
+    google_compute_instance_template.forwarder.metadata[k]] == ["true", "vpclink-agent", "9780"]
+    error_message = "the Ops Agent must be configured to scrape the agent's /metrics on 9780 as job vpclink-agent"
+  }
+}
+
+run "pinned_binary_own_unit_no_ops_agent" {
+  command = plan
+
+  variables {
+    vpclink_sha256 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+    agent_unit     = "[Unit]\nDescription=test\n"
+    ops_agent      = false
+    health_port    = 9790
+  }
+
+  assert {
+    condition     = google_compute_instance_template.forwarder.metadata["vpclink-binary-sha256"] == "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+    error_message = "vpclink-binary-sha256 must carry vpclink_sha256"
+  }
+  assert {
+    condition     = google_compute_instance_template.forwarder.metadata["vpclink-unit"] == "[Unit]\nDescription=test\n"
+    error_message = "vpclink-unit must carry agent_unit when it is set"
+  }
+  assert {
+    condition     = google_compute_instance_template.forwarder.metadata["vpclink-ops-agent"] == "false" && google_compute_instance_template.forwarder.metadata["vpclink-metrics-port"] == "9790"
+    error_message = "vpclink-ops-agent must follow ops_agent and vpclink-metrics-port health_port"
+  }
+  assert {
+    condition     = length(google_project_iam_member.agent_telemetry) == 0
+    error_message = "no logging/monitoring writer roles without the Ops Agent"
+  }
+}
+
+run "malformed_sha256_rejected" {
+  command = plan
+
+  variables {
+    vpclink_sha256 = "not-a-digest"
+  }
+
+  expect_failures = [var.vpclink_sha256]
 }
 
 run "role_holds_exactly_the_agent_permissions" {

@@ -40,13 +40,55 @@ run "config_has_design_keys" {
     error_message = "reconciler.yaml must carry DESIGN.md's keys and defaults"
   }
   assert {
-    condition     = strcontains(google_compute_instance_template.reconciler.metadata["startup-script"], "/etc/vpclink/reconciler.yaml")
+    condition     = google_compute_instance_template.reconciler.metadata["vpclink-config-path"] == "/etc/vpclink/reconciler.yaml"
     error_message = "the startup script must write /etc/vpclink/reconciler.yaml"
   }
   assert {
-    condition     = strcontains(google_compute_instance_template.reconciler.metadata["startup-script"], "ExecStart=/usr/local/bin/vpclink reconciler --config /etc/vpclink/reconciler.yaml")
+    condition     = google_compute_instance_template.reconciler.metadata["vpclink-config"] == output.config
+    error_message = "vpclink-config must be the reconciler config, which the startup script writes to vpclink-config-path"
+  }
+  assert {
+    condition     = strcontains(google_compute_instance_template.reconciler.metadata["vpclink-unit"], "ExecStart=/usr/local/bin/vpclink reconciler --config /etc/vpclink/reconciler.yaml")
     error_message = "the startup script must install the repository's vpclink-reconciler.service"
   }
+}
+
+# scripts/startup-script.sh is the startup script, verbatim; what it installs
+# comes from the vpclink-* attributes next to it.
+run "metadata_tells_the_startup_script_what_to_install" {
+  command = plan
+
+  assert {
+    condition     = google_compute_instance_template.reconciler.metadata["startup-script"] == file("../../../scripts/startup-script.sh")
+    error_message = "startup-script must be scripts/startup-script.sh, verbatim"
+  }
+  assert {
+    condition     = google_compute_instance_template.reconciler.metadata["vpclink-binary-url"] == "https://example.invalid/vpclink" && google_compute_instance_template.reconciler.metadata["vpclink-binary-sha256"] == ""
+    error_message = "vpclink-binary-url/-sha256 must carry vpclink_url and vpclink_sha256"
+  }
+  assert {
+    condition     = google_compute_instance_template.reconciler.metadata["vpclink-unit-name"] == "vpclink-reconciler.service"
+    error_message = "the startup script must install and start vpclink-reconciler.service"
+  }
+  assert {
+    condition     = google_compute_instance_template.reconciler.metadata["vpclink-unit"] == file("../../../systemd/vpclink-reconciler.service")
+    error_message = "vpclink-unit must be the repository's systemd/vpclink-reconciler.service by default"
+  }
+  assert {
+    condition = [for k in ["vpclink-ops-agent", "vpclink-metrics-job", "vpclink-metrics-port"] :
+    google_compute_instance_template.reconciler.metadata[k]] == ["true", "vpclink-reconciler", "9781"]
+    error_message = "the Ops Agent must be configured to scrape the reconciler's /metrics on 9781 as job vpclink-reconciler"
+  }
+}
+
+run "malformed_sha256_rejected" {
+  command = plan
+
+  variables {
+    vpclink_sha256 = "0123"
+  }
+
+  expect_failures = [var.vpclink_sha256]
 }
 
 run "zonal_group_renders_zone_only" {
