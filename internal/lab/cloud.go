@@ -1,0 +1,155 @@
+package lab
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/vpclink/vpclink/internal/gcefake"
+	"github.com/vpclink/vpclink/internal/naming"
+)
+
+// fakeRoutes feeds the fabric from the fake GCE's effective routes.
+type fakeRoutes struct {
+	fake   *gcefake.Server
+	prefix string
+}
+
+func (r fakeRoutes) EffectiveRoutes() []FabricRoute {
+	var out []FabricRoute
+	for _, e := range r.fake.EffectiveRoutes() {
+		out = append(out, FabricRoute{
+			Network:   e.Network,
+			DestRange: e.DestRange,
+			Priority:  e.Priority,
+			NextHop:   e.InstanceIP,
+			Instance:  incarnationKey(r.prefix, e.Instance, e.Name),
+		})
+	}
+	return out
+}
+
+func (r fakeRoutes) Subscribe() (<-chan struct{}, func()) { return r.fake.Subscribe() }
+
+// incarnationKey names one incarnation of an instance: its name and the id
+// its route's name carries. The fake resolves next hops by name, so an old
+// incarnation's route can deliver to a new one; the id tells them apart.
+func incarnationKey(prefix, instance, route string) string {
+	if p, err := naming.ParseName(prefix, route); err == nil {
+		return fmt.Sprintf("%s#%d", instance, p.InstanceID)
+	}
+	return instance
+}
+
+// reconcilerProc runs the real `vpclink reconciler` in the reconciler
+// namespace, and restarts it on demand.
+type reconcilerProc struct {
+	topo     Topology
+	exe      string
+	config   string
+	endpoint string
+	logDir   string
+	log      *zap.Logger
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+	runs   int
+}
+
+func (p *reconcilerProc) start() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.runs++
+	logPath := filepath.Join(p.logDir, fmt.Sprintf("reconciler-%d.log", p.runs))
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return fmt.Errorf("reconciler log %s: %w", logPath, err)
+	}
+	cmd := exec.Command("ip", "netns", "exec", p.topo.Reconciler(), p.exe, "reconciler", "--config", p.config)
+	cmd.Env = append(os.Environ(), "VPCLINK_COMPUTE_ENDPOINT="+p.endpoint)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		_ = logFile.Close()
+		return fmt.Errorf("reconciler: start: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		err := cmd.Wait()
+		_ = logFile.Close()
+		p.log.Info("reconciler exited", zap.String("op", "reconciler-exit"), zap.String("result", fmt.Sprint(err)))
+		close(exited)
+	}()
+	p.cmd, p.exited = cmd, exited
+	p.log.Info("reconciler started", zap.String("op", "reconciler-start"), zap.Int("run", p.runs), zap.String("log", logPath))
+	return nil
+}
+
+// kill stops the reconciler with sig and waits for it.
+func (p *reconcilerProc) kill(sig syscall.Signal) {
+	p.mu.Lock()
+	cmd, exited := p.cmd, p.exited
+	p.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(sig)
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+}
+
+// reconcilerConfig is the lab's reconciler configuration (DESIGN.md's
+// keys): probes as in the timing budget, restores limited to the two ranges.
+func reconcilerConfig(project, prefix, group, zone string, bootGrace time.Duration) string {
+	return strings.TrimSpace(fmt.Sprintf(`
+project: %s
+routePrefix: %s
+groups:
+  - name: %s
+    zone: %s
+allow:
+  - network: %s
+    destRanges: [%s]
+    priority: {min: 100, max: 1000}
+  - network: %s
+    destRanges: [%s]
+    priority: {min: 100, max: 1000}
+probe: {port: %d, path: /readyz, interval: 1s, timeout: 800ms, failures: 3, successes: 2}
+minHealthyFraction: 0.5
+bootGrace: %s
+listen: ":9781"
+interval: 5s
+`, project, prefix, group, zone, NetworkA, VPCBRange, NetworkB, VPCARange, agentPort, bootGrace)) + "\n"
+}
+
+// agentConfig is the forwarders' vpclink-config: each announces VPC B's
+// range on VPC A and, for the replies, VPC A's range on VPC B.
+func agentConfig(prefix string, drainGrace time.Duration) string {
+	return strings.TrimSpace(fmt.Sprintf(`
+routes:
+  - network: %s
+    destRanges: [%s]
+    priority: 900
+  - network: %s
+    destRanges: [%s]
+    priority: 900
+policyRouting: {nic: 1, table: 1, tableName: rt1, via: [%s]}
+health: {port: %d}
+drain: {grace: %s}
+routePrefix: %s
+`, NetworkA, VPCBRange, NetworkB, VPCARange, VPCBRange, agentPort, drainGrace, prefix)) + "\n"
+}
+
+const agentPort = 9780

@@ -1,0 +1,55 @@
+// Package lab is vpclink's end-to-end tier: a simulated VPC pair in network
+// namespaces, the fake GCE in-process, the real `vpclink agent` on every
+// forwarder and the real `vpclink reconciler`, real packets, and the
+// acceptance scenarios of the earlier system with their report.
+//
+// The picture (namespaces are <prefix><role>, prefix vl-<pid>-):
+//
+//	client 10.0.0.6 ── vpc-a ══ECMP══ f<k> nic0 10.0.1.x │ nic1 10.19.17.x ══ECMP══ vpc-b ── server 10.19.16.45
+//	                     │                  mgmt 10.254.x.y                                  (VPC B 10.19.16.0/20)
+//	   rec 10.0.2.10 ────┘                      │
+//	   (reconciler)  ──── mgmt 10.254.0.1: the lab process, fake Compute API :8780 and metadata servers
+//
+// Choices DESIGN.md leaves open:
+//   - The lab process runs inside the mgmt namespace (`vpclink lab` builds
+//     the topology, then re-executes itself there with `ip netns exec`), so
+//     the fake's API and metadata listeners are reachable from forwarders
+//     and the reconciler without touching the host's own network. The outer
+//     process tears everything down whatever the inner one did; `--cleanup`
+//     and every start remove namespaces of runs whose process is gone.
+//   - The lab shells out to `ip` to build namespaces (readable, the tool an
+//     operator would use to look) and uses netlink for the fabric's routes.
+//   - Fabric: per (network, range) the lowest priority number wins; equal
+//     priority routes become one multipath route with the kernel's L4 hash
+//     (fib_multipath_hash_policy=1). No effective route, no kernel route:
+//     traffic is unreachable, as in GCE. The fabric follows the fake's change
+//     feed and resyncs every second.
+//   - Return traffic: the agents also announce VPC A's range on VPC B, so the
+//     server's replies reach a forwarder through vpc-b's multipath route.
+//   - Two lab-only settings make the kernel behave like GCE's fabric rather
+//     than like Linux: the fabric bridges have fixed MACs (a Linux bridge
+//     otherwise changes its MAC when ports leave, blackholing the gateway),
+//     and client and server keep each TCP socket's hash for life
+//     (net.core.txrehash=0; otherwise TCP moves a stuck flow to another
+//     multipath leg by itself after a retransmission timeout, hiding a panic).
+//   - A panic: priority-1 blackhole rule in the forwarder, SIGSTOP to its
+//     agent, gcefake.Panic; links stay up. The fake's "autohealing" is the lab
+//     recreating panicked members through the API once the scenario has
+//     measured, so group_size is checked on a healed group.
+//   - One group for the whole run; each scenario first brings it to its
+//     starting size through the API and waits until exactly the members'
+//     current incarnations carry traffic. Scenarios with a panic wait until
+//     their forwarders are past the reconciler's boot grace (15 s in the
+//     lab), or a restarted reconciler would rightly leave a young forwarder
+//     alone.
+//   - Measures: the UDP stream (250 packets/s) counts lost packets and the
+//     longest outage in send time; 8 TCP echo flows (a message each way every
+//     20 ms) the longest time without echoed bytes, per flow, and whether
+//     each was alive at the end. The forwarder a scenario disturbs is the one
+//     the kernel's `ip route get` says carries the UDP stream.
+//   - Limits: planned operations lose nothing (no UDP loss, TCP stall ≤ 1 s);
+//     a panic costs ≤ 15 s with every TCP flow resuming (a TCP stall may be
+//     up to twice the outage: retransmission backoff); time to routing ≤ 30 s
+//     (the lab boots in seconds; production's mark is 180 s); nic1-flap
+//     recovers within 1 s of the address returning; no routes left behind.
+package lab

@@ -1,0 +1,217 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/vpclink/vpclink/internal/gcefake"
+)
+
+// Forwarders is the fake GCE's guest side (gcefake.Lifecycle): when an
+// instance becomes RUNNING it gets a namespace wired like a GCE VM and the
+// real `vpclink agent` in it; when it is stopped the agent gets SIGTERM and
+// the time to drain, like systemd on a VM, and then the namespace goes.
+type Forwarders struct {
+	topo     Topology
+	exe      string // the vpclink binary
+	endpoint string // VPCLINK_COMPUTE_ENDPOINT for the agents
+	logDir   string
+	log      *zap.Logger
+
+	mu       sync.Mutex
+	byID     map[uint64]*forwarder
+	nextSlot int
+}
+
+// forwarder is one running guest.
+type forwarder struct {
+	inst     gcefake.Instance
+	slot     int
+	ns       string
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	panicked bool
+	started  time.Time
+}
+
+// NewForwarders returns the guest side. exe is the vpclink binary to run as
+// agent; endpoint the fake's Compute endpoint as the agents reach it.
+func NewForwarders(t Topology, exe, endpoint, logDir string, log *zap.Logger) *Forwarders {
+	return &Forwarders{topo: t, exe: exe, endpoint: endpoint, logDir: logDir, log: log, byID: map[uint64]*forwarder{}}
+}
+
+func nicOf(inst gcefake.Instance, i int) (NIC, error) {
+	if i >= len(inst.NICs) {
+		return NIC{}, fmt.Errorf("instance %s: has no nic%d", inst.Name, i)
+	}
+	n := inst.NICs[i]
+	return NIC{MAC: n.MAC, IP: n.IP, Mask: n.Subnetmask, Gateway: n.Gateway}, nil
+}
+
+// Started builds the instance's namespace and starts its agent.
+func (f *Forwarders) Started(inst gcefake.Instance) {
+	if err := f.start(inst); err != nil {
+		f.log.Error("forwarder start failed", zap.String("op", "forwarder-start"), zap.String("instance", inst.Name), zap.Error(err))
+	}
+}
+
+func (f *Forwarders) start(inst gcefake.Instance) error {
+	nic0, err := nicOf(inst, 0)
+	if err != nil {
+		return err
+	}
+	nic1, err := nicOf(inst, 1)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	slot := f.nextSlot
+	f.nextSlot++ // never reused: an old namespace may still be going away
+	f.mu.Unlock()
+	if err := f.topo.AddForwarder(slot, nic0, nic1); err != nil {
+		return err
+	}
+	ns := f.topo.Forwarder(slot)
+	logPath := filepath.Join(f.logDir, fmt.Sprintf("agent-%s-%d.log", inst.Name, inst.ID))
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		_ = f.topo.RemoveForwarder(slot)
+		return fmt.Errorf("agent log %s: %w", logPath, err)
+	}
+	cmd := exec.Command("ip", "netns", "exec", ns, f.exe, "agent")
+	cmd.Env = append(os.Environ(),
+		"GCE_METADATA_HOST="+inst.MetadataHost,
+		"VPCLINK_COMPUTE_ENDPOINT="+f.endpoint)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// Own process group: a Ctrl-C meant for the lab must not drain the
+	// agents behind its back; and no agent outlives the lab.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		_ = logFile.Close()
+		_ = f.topo.RemoveForwarder(slot)
+		return fmt.Errorf("agent %s: start: %w", inst.Name, err)
+	}
+	fw := &forwarder{inst: inst, slot: slot, ns: ns, cmd: cmd, exited: make(chan struct{}), started: time.Now()}
+	go func() {
+		err := cmd.Wait()
+		_ = logFile.Close()
+		f.log.Info("agent exited", zap.String("op", "agent-exit"), zap.String("instance", inst.Name), zap.Uint64("id", inst.ID), zap.String("result", fmt.Sprint(err)))
+		close(fw.exited)
+	}()
+	f.mu.Lock()
+	f.byID[inst.ID] = fw
+	f.mu.Unlock()
+	f.log.Info("forwarder started", zap.String("op", "forwarder-start"), zap.String("instance", inst.Name), zap.Uint64("id", inst.ID), zap.String("netns", ns), zap.String("nic0", nic0.IP), zap.String("nic1", nic1.IP))
+	return nil
+}
+
+// Stopping is the instance's shutdown: SIGTERM to the agent, which
+// withdraws its routes and keeps forwarding through its grace, then exits;
+// then the VM (namespace) is gone. A panicked guest runs nothing, so it just
+// disappears.
+func (f *Forwarders) Stopping(ctx context.Context, inst gcefake.Instance) {
+	f.mu.Lock()
+	fw := f.byID[inst.ID]
+	delete(f.byID, inst.ID)
+	f.mu.Unlock()
+	if fw == nil {
+		return
+	}
+	began := time.Now()
+	if fw.panicked {
+		_ = fw.cmd.Process.Kill()
+	} else {
+		_ = fw.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	select {
+	case <-fw.exited:
+	case <-ctx.Done():
+		f.log.Warn("agent did not stop in time", zap.String("op", "forwarder-stop"), zap.String("instance", inst.Name))
+		_ = fw.cmd.Process.Kill()
+		<-fw.exited
+	}
+	if err := f.topo.RemoveForwarder(fw.slot); err != nil {
+		f.log.Warn("forwarder namespace removal failed", zap.String("instance", inst.Name), zap.Error(err))
+	}
+	f.log.Info("forwarder stopped", zap.String("op", "forwarder-stop"), zap.String("instance", inst.Name), zap.Uint64("id", inst.ID), zap.Duration("duration", time.Since(began)))
+}
+
+// find returns the running guest of instance name.
+func (f *Forwarders) find(name string) *forwarder {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, fw := range f.byID {
+		if fw.inst.Name == name {
+			return fw
+		}
+	}
+	return nil
+}
+
+// Running returns the guests now running, by instance id.
+func (f *Forwarders) Running() map[uint64]gcefake.Instance {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[uint64]gcefake.Instance{}
+	for id, fw := range f.byID {
+		out[id] = fw.inst
+	}
+	return out
+}
+
+// MgmtIP returns the management address of instance name's guest.
+func (f *Forwarders) MgmtIP(name string) string {
+	if fw := f.find(name); fw != nil {
+		return forwarderMgmtIP(fw.slot)
+	}
+	return ""
+}
+
+// Namespace returns the namespace of instance name's guest.
+func (f *Forwarders) Namespace(name string) string {
+	if fw := f.find(name); fw != nil {
+		return fw.ns
+	}
+	return ""
+}
+
+// Freeze makes instance name's guest behave like a panicked kernel: every
+// packet dropped by a priority-1 blackhole rule, the agent stopped with
+// SIGSTOP; links stay up, so nothing outside can tell.
+func (f *Forwarders) Freeze(name string) error {
+	fw := f.find(name)
+	if fw == nil {
+		return fmt.Errorf("forwarder %s: not running", name)
+	}
+	if err := ip("-n", fw.ns, "rule", "add", "prio", "1", "blackhole"); err != nil {
+		return fmt.Errorf("forwarder %s: freeze: %w", name, err)
+	}
+	if err := fw.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		return fmt.Errorf("forwarder %s: freeze agent: %w", name, err)
+	}
+	f.mu.Lock()
+	fw.panicked = true
+	f.mu.Unlock()
+	return nil
+}
+
+// StopAll kills every agent and removes the namespaces: the lab's exit path.
+func (f *Forwarders) StopAll() {
+	f.mu.Lock()
+	all := f.byID
+	f.byID = map[uint64]*forwarder{}
+	f.mu.Unlock()
+	for _, fw := range all {
+		_ = fw.cmd.Process.Kill()
+		<-fw.exited
+		_ = f.topo.RemoveForwarder(fw.slot)
+	}
+}

@@ -1,0 +1,158 @@
+package lab
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vpclink/vpclink/internal/lab/traffic"
+)
+
+func flows(n int, stall time.Duration, resumed bool) []traffic.TCPResult {
+	var out []traffic.TCPResult
+	for i := 0; i < n; i++ {
+		out = append(out, traffic.TCPResult{WorstStall: stall, Resumed: resumed})
+	}
+	return out
+}
+
+func TestEvaluate(t *testing.T) {
+	steady := Measurement{UDP: traffic.UDPResult{Sent: 2000, Received: 2000}, TCP: flows(8, 50*time.Millisecond, true)}
+	outage := Measurement{UDP: traffic.UDPResult{Sent: 3000, Received: 1900, Lost: 1100, LongestGap: 4400 * time.Millisecond}, TCP: flows(8, 9*time.Second, true)}
+	cases := []struct {
+		name   string
+		obs    Observation
+		lim    Limits
+		ok     bool
+		failed []string // checks that must be NO
+	}{
+		{"planned, clean", Observation{TimeToRouting: []time.Duration{6 * time.Second}, Traffic: steady, GroupSize: 3, WantGroupSize: 3}, plannedLimits, true, nil},
+		{"planned, one packet lost", Observation{TimeToRouting: []time.Duration{6 * time.Second}, Traffic: Measurement{UDP: traffic.UDPResult{Sent: 10, Received: 9, Lost: 1, LongestGap: 8 * time.Millisecond}, TCP: flows(8, 0, true)}, GroupSize: 3, WantGroupSize: 3}, plannedLimits, false, []string{CheckLostPackets, CheckLongestGap}},
+		{"planned, forwarder never routed", Observation{NotRouted: 1, Traffic: steady, GroupSize: 3, WantGroupSize: 3}, plannedLimits, false, []string{CheckTimeToRouting}},
+		{"planned, slow routing", Observation{TimeToRouting: []time.Duration{5 * time.Second, 31 * time.Second}, Traffic: steady, GroupSize: 3, WantGroupSize: 3}, plannedLimits, false, []string{CheckTimeToRouting}},
+		{"routes left behind and wrong size", Observation{TimeToRouting: []time.Duration{time.Second}, Traffic: steady, RoutesLeft: 2, GroupSize: 2, WantGroupSize: 3}, plannedLimits, false, []string{CheckRoutesLeft, CheckGroupSize}},
+		{"panic within budget", Observation{TimeToRouting: []time.Duration{7 * time.Second}, Traffic: outage, GroupSize: 3, WantGroupSize: 3}, panicLimits, true, nil},
+		{"panic over budget", Observation{TimeToRouting: []time.Duration{7 * time.Second}, Traffic: Measurement{UDP: traffic.UDPResult{Sent: 9000, Lost: 5000, LongestGap: 20 * time.Second}, TCP: flows(8, 9*time.Second, true)}, GroupSize: 3, WantGroupSize: 3}, panicLimits, false, []string{CheckLostPackets, CheckLongestGap}},
+		{"panic, a TCP flow never resumed", Observation{TimeToRouting: []time.Duration{7 * time.Second}, Traffic: Measurement{UDP: outage.UDP, TCP: append(flows(7, time.Second, true), traffic.TCPResult{WorstStall: 12 * time.Second})}, GroupSize: 3, WantGroupSize: 3}, panicLimits, false, []string{CheckTCPStalled}},
+		{"flap recovered late", Observation{Traffic: Measurement{UDP: traffic.UDPResult{Sent: 2000, Lost: 600, LongestGap: 2400 * time.Millisecond}, TCP: flows(8, 3*time.Second, true)}, Recovery: 1500 * time.Millisecond, GroupSize: 3, WantGroupSize: 3}, flapLimits, false, []string{CheckRecovery}},
+		{"no traffic measured", Observation{TimeToRouting: []time.Duration{time.Second}, GroupSize: 1, WantGroupSize: 1}, plannedLimits, false, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := Evaluate("s", c.obs, c.lim)
+			if r.OK != c.ok {
+				t.Errorf("ok = %v, want %v: %+v", r.OK, c.ok, r)
+			}
+			var failed []string
+			for _, ch := range r.Checks {
+				if !ch.OK {
+					failed = append(failed, ch.Name)
+				}
+			}
+			if strings.Join(failed, ",") != strings.Join(c.failed, ",") {
+				t.Errorf("failed checks %v, want %v", failed, c.failed)
+			}
+			_, hasTTR := find(r.Checks, CheckTimeToRouting)
+			if hasTTR != (c.lim.TimeToRouting > 0) {
+				t.Errorf("time_to_routing_s present = %v with limit %v", hasTTR, c.lim.TimeToRouting)
+			}
+		})
+	}
+}
+
+func find(cs []Check, name string) (Check, bool) {
+	for _, c := range cs {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Check{}, false
+}
+
+// The JSON shape is a contract (DESIGN.md): exactly these keys.
+func TestReportJSONShape(t *testing.T) {
+	r := Report{LatencyModel: DefaultOptions().Model()}
+	r.Scenarios = append(r.Scenarios, Evaluate("panic", Observation{
+		TimeToRouting: []time.Duration{7 * time.Second},
+		Traffic:       Measurement{UDP: traffic.UDPResult{Sent: 100, Received: 90, Lost: 10, LongestGap: 4100 * time.Millisecond}, TCP: flows(8, time.Second, true)},
+		GroupSize:     3, WantGroupSize: 3,
+	}, panicLimits))
+	path := filepath.Join(t.TempDir(), "r.json")
+	if err := r.WriteJSON(path); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var generic struct {
+		LatencyModel map[string]any `json:"latencyModel"`
+		Scenarios    []map[string]json.RawMessage
+	}
+	if err := json.Unmarshal(b, &generic); err != nil {
+		t.Fatal(err)
+	}
+	if generic.LatencyModel["opLatencySeconds"] != 2.0 {
+		t.Errorf("latencyModel = %v, want opLatencySeconds 2", generic.LatencyModel)
+	}
+	sc := generic.Scenarios[0]
+	if len(sc) != 3 || string(sc["name"]) != `"panic"` || string(sc["ok"]) != "true" {
+		t.Fatalf("scenario keys = %s, want exactly name, ok, checks", b)
+	}
+	var checks []map[string]any
+	if err := json.Unmarshal(sc["checks"], &checks); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"name": "longest_gap_s", "value": 4.1, "limit": 15.0, "ok": true}
+	found := false
+	for _, c := range checks {
+		if len(c) != 4 {
+			t.Errorf("check %v: want exactly name, value, limit, ok", c)
+		}
+		if c["name"] == "longest_gap_s" {
+			found = true
+			for k, v := range want {
+				if c[k] != v {
+					t.Errorf("longest_gap_s %s = %v, want %v", k, c[k], v)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no longest_gap_s check in %s", b)
+	}
+}
+
+func TestReportTable(t *testing.T) {
+	r := Report{LatencyModel: DefaultOptions().Model(), Scenarios: []ScenarioResult{
+		Evaluate("scale-3-1", Observation{Traffic: Measurement{UDP: traffic.UDPResult{Sent: 5, Received: 5}, TCP: flows(1, 0, true)}, GroupSize: 1, WantGroupSize: 1}, Limits{}),
+		{Name: "panic", Error: "setup: " + errors.New("group of 3 routing: timed out").Error()},
+	}}
+	r.Scenarios[1].Finish()
+	var buf bytes.Buffer
+	if err := r.WriteTable(&buf); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		"latency model: operations 2s, route grace 60s",
+		"scale-3-1  lost_packets",
+		"scale-3-1  group_size",
+		"== 1",
+		"panic      (error)",
+		"panic: error: setup: group of 3 routing: timed out",
+		"NO, some check failed",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if r.OK() {
+		t.Error("report with a failed scenario is OK")
+	}
+}

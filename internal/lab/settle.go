@@ -1,0 +1,215 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/vpclink/vpclink/internal/gcefake"
+	"github.com/vpclink/vpclink/internal/naming"
+)
+
+// members returns the group's instances as the fake holds them (the lab's
+// own bookkeeping; scenarios drive the group through the API).
+func (e *env) members() []gcefake.Instance {
+	var out []gcefake.Instance
+	for _, in := range e.fake.Instances() {
+		if in.Group == GroupName && in.Project == Project {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// settle brings the group to n healthy forwarders through the API, like an
+// operator: resize, recreate panicked members (what autohealing does), and
+// wait until exactly the members' current incarnations carry traffic.
+func (e *env) settle(ctx context.Context, n int) error {
+	if err := e.api.Groups.Resize(ctx, e.group, int64(n)); err != nil {
+		return fmt.Errorf("resize to %d: %w", n, err)
+	}
+	if err := e.autoheal(ctx); err != nil {
+		return err
+	}
+	return e.waitRouting(ctx, n, 3*time.Minute)
+}
+
+// autoheal recreates panicked members through the API.
+func (e *env) autoheal(ctx context.Context) error {
+	mis, err := e.api.Groups.ListManagedInstances(ctx, e.group)
+	if err != nil {
+		return fmt.Errorf("autoheal: %w", err)
+	}
+	var urls []string
+	for _, m := range mis {
+		if in, ok := e.fake.Instance(Project, m.Zone, m.Name); ok && in.Panicked && in.ID == m.ID {
+			urls = append(urls, m.URL)
+			e.printf("autoheal: recreating panicked %s", m.Name)
+		}
+	}
+	if len(urls) == 0 {
+		return nil
+	}
+	if err := e.api.Groups.RecreateInstances(ctx, e.group, urls); err != nil {
+		return fmt.Errorf("autoheal: recreate: %w", err)
+	}
+	return nil
+}
+
+// waitRouting waits until the group has n RUNNING members whose guests run,
+// every member's current incarnation has effective routes on both networks,
+// and no other incarnation has any.
+func (e *env) waitRouting(ctx context.Context, n int, d time.Duration) error {
+	var why string
+	err := waitUntil(ctx, d, fmt.Sprintf("group of %d routing", n), func() bool {
+		why = e.routingProblem(n)
+		return why == ""
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %s", err, why)
+	}
+	return nil
+}
+
+// routingProblem says why the group is not n routing forwarders, or "".
+func (e *env) routingProblem(n int) string {
+	ms := e.members()
+	if len(ms) != n {
+		return fmt.Sprintf("%d members", len(ms))
+	}
+	running := e.fwd.Running()
+	want := map[string]bool{}
+	for _, m := range ms {
+		if m.Status != gcefake.StatusRunning || m.Panicked {
+			return fmt.Sprintf("%s is %s (panicked %v)", m.Name, m.Status, m.Panicked)
+		}
+		if _, ok := running[m.ID]; !ok {
+			return fmt.Sprintf("%s has no guest running", m.Name)
+		}
+		want[fmt.Sprintf("%s#%d", m.Name, m.ID)] = true
+	}
+	have := map[string]map[string]bool{}
+	for _, r := range e.routes.EffectiveRoutes() {
+		if !want[r.Instance] {
+			return fmt.Sprintf("route to %s in effect on %s", r.Instance, r.Network)
+		}
+		if have[r.Instance] == nil {
+			have[r.Instance] = map[string]bool{}
+		}
+		have[r.Instance][r.Network] = true
+	}
+	for k := range want {
+		if !have[k][NetworkA] || !have[k][NetworkB] {
+			return fmt.Sprintf("%s has no route in effect on both networks", k)
+		}
+		if _, ok := e.fabric.FirstRouted(k); !ok {
+			return fmt.Sprintf("%s not in the fabric yet", k)
+		}
+	}
+	if len(running) != n {
+		return fmt.Sprintf("%d guests running", len(running))
+	}
+	return ""
+}
+
+// timeToRouting is, for each member incarnation created at or after since,
+// the time from its creation to its first route in effect in the fabric;
+// notRouted counts those that never routed.
+func (e *env) timeToRouting(since time.Time) (times []time.Duration, notRouted int) {
+	for _, m := range e.members() {
+		if m.CreationTimestamp.Before(since) {
+			continue
+		}
+		at, ok := e.fabric.FirstRouted(fmt.Sprintf("%s#%d", m.Name, m.ID))
+		if !ok {
+			notRouted++
+			continue
+		}
+		times = append(times, at.Sub(m.CreationTimestamp))
+	}
+	return times, notRouted
+}
+
+// routesLeft counts owned routes of incarnations that are not a healthy
+// member now: what a shutdown or the reconciler should have deleted.
+func (e *env) routesLeft() int {
+	live := map[uint64]bool{}
+	for _, m := range e.members() {
+		if m.Status == gcefake.StatusRunning && !m.Panicked {
+			live[m.ID] = true
+		}
+	}
+	left := 0
+	for _, r := range e.fake.Routes(Project) {
+		if !naming.IsOwned(RoutePrefix, r.GetName(), r.GetDescription()) {
+			continue
+		}
+		p, _ := naming.ParseName(RoutePrefix, r.GetName())
+		if !live[p.InstanceID] {
+			left++
+		}
+	}
+	return left
+}
+
+// groupSize counts the group's RUNNING members as the API reports them,
+// minus panicked ones (RUNNING to GCE, dead to everyone else).
+func (e *env) groupSize(ctx context.Context) (int, error) {
+	mis, err := e.api.Groups.ListManagedInstances(ctx, e.group)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, m := range mis {
+		in, ok := e.fake.Instance(Project, m.Zone, m.Name)
+		if m.Status == "RUNNING" && ok && !in.Panicked {
+			n++
+		}
+	}
+	return n, nil
+}
+
+var viaRE = regexp.MustCompile(`via (\S+)`)
+
+// carrier returns the member whose nic0 VPC A's fabric sends the UDP stream
+// to: the kernel's own multipath choice for the stream's 5-tuple.
+func (e *env) carrier(load *Load) (gcefake.Instance, error) {
+	out, err := ipOut("-n", e.topo.VPCA(), "route", "get", ServerIP, "from", ClientIP, "iif", "client",
+		"ipproto", "udp", "sport", fmt.Sprint(load.UDPSourcePort()), "dport", fmt.Sprint(udpPort))
+	if err != nil {
+		return gcefake.Instance{}, err
+	}
+	m := viaRE.FindStringSubmatch(out)
+	if m == nil {
+		return gcefake.Instance{}, fmt.Errorf("fabric has no next hop for the stream: %s", strings.TrimSpace(out))
+	}
+	for _, in := range e.members() {
+		if len(in.NICs) > 0 && in.NICs[0].IP == m[1] && !in.Panicked {
+			return in, nil
+		}
+	}
+	return gcefake.Instance{}, fmt.Errorf("next hop %s is no member", m[1])
+}
+
+// carries reports whether the fabric still sends anything to in.
+func (e *env) carries(in gcefake.Instance) bool {
+	for _, r := range e.routes.EffectiveRoutes() {
+		if r.Instance == fmt.Sprintf("%s#%d", in.Name, in.ID) {
+			return true
+		}
+	}
+	for _, nic := range in.NICs {
+		for _, network := range []string{NetworkA, NetworkB} {
+			for _, dest := range []string{VPCBRange, VPCARange} {
+				for _, hop := range e.fabric.NextHops(network, dest) {
+					if hop == nic.IP {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,184 @@
+package rollout
+
+import (
+	"bytes"
+	"context"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vpclink/vpclink/internal/gce"
+	"github.com/vpclink/vpclink/internal/gcefake"
+	"github.com/vpclink/vpclink/internal/naming"
+)
+
+const (
+	project = "p"
+	zone    = "us-central1-a"
+	prefix  = "vpclink"
+)
+
+// announcer plays the agents' part that rollout depends on: when an
+// instance starts it announces one owned route for it, through the real
+// client; on stop it withdraws them. (The real agent runs in the lab.)
+type announcer struct {
+	routes gce.Routes
+	t      *testing.T
+}
+
+func routeFor(inst gcefake.Instance, dest string) gce.Route {
+	return gce.Route{
+		Name:            naming.RouteName(prefix, inst.ID, project, "vpc-a", dest),
+		Project:         project,
+		Network:         "vpc-a",
+		DestRange:       dest,
+		Priority:        900,
+		NextHopInstance: gce.Identity{Project: project, Zone: inst.Zone, Name: inst.Name}.InstanceURL(),
+		Description:     naming.Marker{Instance: inst.Name, Zone: inst.Zone, Group: inst.Group, Agent: "test"}.Description(),
+	}
+}
+
+func (a *announcer) Started(inst gcefake.Instance) {
+	if err := a.routes.Insert(context.Background(), routeFor(inst, "10.19.16.0/20")); err != nil {
+		a.t.Errorf("announce %s: %v", inst.Name, err)
+	}
+}
+
+func (a *announcer) Stopping(ctx context.Context, inst gcefake.Instance) {
+	_ = a.routes.Delete(ctx, project, routeFor(inst, "10.19.16.0/20").Name)
+}
+
+func setup(t *testing.T) (*gcefake.Server, *gce.Clients, *announcer) {
+	t.Helper()
+	ann := &announcer{t: t}
+	fake := gcefake.New(gcefake.Options{OpLatency: 50 * time.Millisecond, BootDelay: 50 * time.Millisecond, Lifecycle: ann})
+	srv := httptest.NewServer(fake)
+	t.Cleanup(func() { srv.Close(); fake.Close() })
+	clients, err := gce.NewClients(context.Background(), gce.ClientOptions{Endpoint: srv.URL + "/", OpPoll: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = clients.Close() })
+	ann.routes = clients.Routes
+	return fake, clients, ann
+}
+
+func TestDrainDeletesOnlyTheInstancesOwnedRoutes(t *testing.T) {
+	fake, clients, _ := setup(t)
+	ctx := context.Background()
+	nics := []gcefake.NICSpec{{Network: "vpc-a", Subnet: "10.0.1.0/24"}}
+	a, err := fake.CreateInstance(gcefake.InstanceSpec{Project: project, Zone: zone, Name: "fwd-a", NICs: nics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := fake.CreateInstance(gcefake.InstanceSpec{Project: project, Zone: zone, Name: "fwd-b", NICs: nics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign := routeFor(a, "10.20.0.0/16")
+	foreign.Description = "made by hand, same name shape" // not ours: no marker
+	for _, r := range []gce.Route{routeFor(a, "10.19.16.0/20"), routeFor(a, "10.21.0.0/16"), routeFor(b, "10.19.16.0/20"), foreign} {
+		if err := clients.Routes.Insert(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out bytes.Buffer
+	ops := &Ops{Routes: clients.Routes, Instances: clients.Instances, Groups: clients.Groups, Out: &out, Poll: 20 * time.Millisecond}
+	began := time.Now()
+	n, err := ops.Drain(ctx, project, zone, "fwd-a", 300*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("drained %d routes, want 2", n)
+	}
+	if d := time.Since(began); d < 300*time.Millisecond {
+		t.Errorf("drain returned after %v, before its grace", d)
+	}
+	left, err := clients.Routes.List(ctx, project, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range left {
+		names = append(names, r.Name)
+	}
+	sort.Strings(names)
+	want := []string{routeFor(a, "10.20.0.0/16").Name, routeFor(b, "10.19.16.0/20").Name}
+	sort.Strings(want)
+	if strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Errorf("routes left %v, want the foreign one and fwd-b's: %v", names, want)
+	}
+	for _, line := range []string{"withdrawing 2 routes", "no routes left; grace 300ms", "drained"} {
+		if !strings.Contains(out.String(), line) {
+			t.Errorf("progress lacks %q:\n%s", line, out.String())
+		}
+	}
+	// Draining again is a no-op, not an error.
+	if n, err := ops.Drain(ctx, project, zone, "fwd-a", 0); err != nil || n != 0 {
+		t.Errorf("second drain: %d routes, %v; want 0, nil", n, err)
+	}
+}
+
+func TestRolloutReplacesEveryForwarderInTurn(t *testing.T) {
+	fake, clients, _ := setup(t)
+	ctx := context.Background()
+	err := fake.CreateGroup(gcefake.GroupSpec{Project: project, Name: "fwd", Zone: zone, TargetSize: 2,
+		NICs: []gcefake.NICSpec{{Network: "vpc-a", Subnet: "10.0.1.0/24"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := gce.GroupRef{Project: project, Name: "fwd", Zone: zone}
+	ops := &Ops{Routes: clients.Routes, Instances: clients.Instances, Groups: clients.Groups, Poll: 20 * time.Millisecond}
+	var before []gce.ManagedInstance
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		before, err = clients.Groups.ListManagedInstances(ctx, g)
+		routes, _ := clients.Routes.List(ctx, project, prefix)
+		if err == nil && len(before) == 2 && before[0].Status == "RUNNING" && before[1].Status == "RUNNING" && len(routes) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("group not running: %+v %v", before, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ready := map[string]int{}
+	ops.Ready = func(_ context.Context, inst gce.Instance) error { ready[inst.Name]++; return nil }
+	var out bytes.Buffer
+	ops.Out = &out
+	if err := ops.Rollout(ctx, g, 10*time.Millisecond, 10*time.Second); err != nil {
+		t.Fatalf("rollout: %v\n%s", err, out.String())
+	}
+	after, err := clients.Groups.ListManagedInstances(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldIDs := map[uint64]bool{before[0].ID: true, before[1].ID: true}
+	for _, m := range after {
+		if oldIDs[m.ID] || m.Status != "RUNNING" {
+			t.Errorf("after rollout %s id %d %s: want a new incarnation RUNNING", m.Name, m.ID, m.Status)
+		}
+		if ready[m.Name] == 0 {
+			t.Errorf("%s never checked ready", m.Name)
+		}
+	}
+	routes, err := clients.Routes.List(ctx, project, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range routes {
+		p, _ := naming.ParseName(prefix, r.Name)
+		if oldIDs[p.InstanceID] {
+			t.Errorf("route %s of an old incarnation left", r.Name)
+		}
+	}
+	if len(routes) != 2 {
+		t.Errorf("%d routes after rollout, want one per new forwarder", len(routes))
+	}
+	if i, j := strings.Index(out.String(), "[1/2]"), strings.Index(out.String(), "[2/2]"); i < 0 || j < i {
+		t.Errorf("progress does not go one at a time:\n%s", out.String())
+	}
+}
