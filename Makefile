@@ -45,11 +45,11 @@ scripts: deps ## shell-level checks: systemd units, shellcheck, terraform
 LAB_ARGS ?=
 LAB_SHORT := panic,rolling-update,nic1-flap
 
-lab: build deps ## the simulated VPC: every acceptance scenario with real packets; report in lab-report.json
-	$(BIN) lab --json lab-report.json $(LAB_ARGS)
+lab: build deps ## the simulated VPC: every acceptance scenario with real packets; report also in bin/lab-report.json
+	$(BIN) lab --json bin/lab-report.json $(LAB_ARGS)
 
 lab-short: build deps ## the lab's CI subset: panic, rolling update, nic1 flap
-	$(BIN) lab --scenario $(LAB_SHORT) --json lab-report-short.json $(LAB_ARGS)
+	$(BIN) lab --scenario $(LAB_SHORT) --json bin/lab-report-short.json $(LAB_ARGS)
 
 clean: ## remove build output
 	rm -rf bin

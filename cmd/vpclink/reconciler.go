@@ -67,7 +67,14 @@ func runReconciler(ctx context.Context, args []string, stdout, stderr io.Writer)
 	log := logging.New("reconciler")
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	clients, err := gce.NewClients(ctx, gce.ClientOptions{Log: log, Registerer: reg})
+	// Detection time is what the reconciler is for: retry transient API
+	// errors often and briefly (100 ms .. 1 s, 8 tries) rather than the
+	// client's default of up to 8 s between tries, so that a run of faults
+	// delays a prune by a second, not by a pass given up.
+	clients, err := gce.NewClients(ctx, gce.ClientOptions{
+		Log: log, Registerer: reg,
+		RetryMax: 8, RetryWaitMin: 100 * time.Millisecond, RetryWaitMax: time.Second,
+	})
 	if err != nil {
 		return fmt.Errorf("compute clients: %w", err)
 	}

@@ -47,6 +47,7 @@ type State struct {
 	ConsecutiveFailures  int
 	ConsecutiveSuccesses int
 	EverSucceeded        bool      // any success since this target (key and URL) was added
+	EverHealthy          bool      // the verdict has been Healthy since this target was added
 	LastSuccess          time.Time // zero until the first success
 	LastFailure          time.Time // zero until the first failure
 	LastChange           time.Time // when Verdict last changed; zero while still Starting
@@ -73,6 +74,7 @@ func (s State) observe(probeErr error, at time.Time, failures, successes int) (S
 		s.LastSuccess = at
 		if s.ConsecutiveSuccesses >= successes {
 			s.Verdict = Healthy
+			s.EverHealthy = true
 		}
 	} else {
 		s.ConsecutiveFailures++

@@ -86,3 +86,25 @@ func TestVerdictJSON(t *testing.T) {
 		t.Error("unknown verdict accepted")
 	}
 }
+
+func TestEverHealthyOnlyAfterThreshold(t *testing.T) {
+	var s State
+	at := time.Unix(0, 0)
+	fail := errors.New("503")
+	s, _ = s.observe(nil, at, 3, 2) // one success: answered, not yet healthy
+	if !s.EverSucceeded || s.EverHealthy {
+		t.Fatalf("after one success: EverSucceeded=%v EverHealthy=%v, want true false", s.EverSucceeded, s.EverHealthy)
+	}
+	for i := 0; i < 3; i++ {
+		s, _ = s.observe(fail, at, 3, 2)
+	}
+	if s.EverHealthy {
+		t.Fatal("EverHealthy set without ever reaching the success threshold")
+	}
+	s, _ = s.observe(nil, at, 3, 2)
+	s, _ = s.observe(nil, at, 3, 2)
+	s, _ = s.observe(fail, at, 3, 2)
+	if !s.EverHealthy {
+		t.Fatal("EverHealthy lost after a failure; it must stay set")
+	}
+}

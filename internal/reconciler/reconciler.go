@@ -294,5 +294,5 @@ func probeOf(s health.State) routeplan.Probe {
 	case health.Unhealthy:
 		v = routeplan.Unhealthy
 	}
-	return routeplan.Probe{Verdict: v, ConsecutiveFailures: s.ConsecutiveFailures, EverSucceeded: s.EverSucceeded}
+	return routeplan.Probe{Verdict: v, ConsecutiveFailures: s.ConsecutiveFailures, EverSucceeded: s.EverSucceeded, EverHealthy: s.EverHealthy}
 }

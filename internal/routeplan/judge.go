@@ -154,13 +154,16 @@ func (p *planner) judgeMembers() {
 }
 
 // effectiveHealth applies the boot grace (invariant 6) to the monitor's
-// verdict: a forwarder that never answered and is younger than grace is
-// Starting, whatever the failures so far.
+// verdict: a forwarder younger than grace that has never been Healthy is
+// Starting, whatever the failures so far. "Never answered" alone is not
+// enough: an agent answers /readyz 503 while it announces, so the monitor may
+// say Unhealthy with one success behind it, and pruning then would delete
+// routes the agent has just created.
 func effectiveHealth(pr Probe, probed bool, created, now time.Time, grace time.Duration) Verdict {
 	if !probed || pr.Verdict == "" {
 		return Unknown
 	}
-	if !pr.EverSucceeded && !created.IsZero() && now.Sub(created) < grace {
+	if !pr.EverHealthy && !created.IsZero() && now.Sub(created) < grace {
 		return Starting
 	}
 	return pr.Verdict

@@ -102,6 +102,7 @@ type Probe struct {
 	Verdict             Verdict
 	ConsecutiveFailures int
 	EverSucceeded       bool
+	EverHealthy         bool // reached the success threshold at least once
 }
 
 // Member is one row of a group's listManagedInstances.

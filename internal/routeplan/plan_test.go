@@ -28,18 +28,19 @@ const (
 )
 
 type fw struct {
-	group   string // default "fwd"
-	name    string
-	id      uint64
-	status  string // default RUNNING; "-" = no instance row (MIG still creating)
-	action  string // default NONE
-	verdict Verdict
-	fails   int
-	everOK  *bool         // default: verdict == Healthy
-	age     time.Duration // default 1h
-	wants   []string      // /status routes: "<destRange> [prio=N] [net=N] [project=P] [name=N] [hop=H]"
-	raw     *agentapi.Status
-	inMIG   *bool // default true; false = instance exists in the zone but left the group
+	group       string // default "fwd"
+	name        string
+	id          uint64
+	status      string // default RUNNING; "-" = no instance row (MIG still creating)
+	action      string // default NONE
+	verdict     Verdict
+	fails       int
+	everOK      *bool         // default: verdict == Healthy
+	everHealthy *bool         // default: verdict == Healthy
+	age         time.Duration // default 1h
+	wants       []string      // /status routes: "<destRange> [prio=N] [net=N] [project=P] [name=N] [hop=H]"
+	raw         *agentapi.Status
+	inMIG       *bool // default true; false = instance exists in the zone but left the group
 }
 
 func yes() *bool { b := true; return &b }
@@ -108,7 +109,11 @@ func build(cfg config.Reconciler, fws []fw, routes []string) Input {
 			if f.everOK != nil {
 				ever = *f.everOK
 			}
-			in.Probes[f.id] = Probe{Verdict: f.verdict, ConsecutiveFailures: f.fails, EverSucceeded: ever}
+			everHealthy := f.verdict == Healthy
+			if f.everHealthy != nil {
+				everHealthy = *f.everHealthy
+			}
+			in.Probes[f.id] = Probe{Verdict: f.verdict, ConsecutiveFailures: f.fails, EverSucceeded: ever, EverHealthy: everHealthy}
 		}
 		if f.raw != nil {
 			in.Wanted[f.id] = *f.raw
@@ -386,10 +391,21 @@ func TestProbeEvidenceAndFailStatic(t *testing.T) {
 			want:   []string{"delete 2 10.19.16.0/20 probe"},
 		},
 		{
-			name: "young but answered once, then failed: boot grace no longer protects",
+			// The agent answers /readyz 503 while it announces: one success,
+			// then failures, then success again is a forwarder still booting.
+			name: "young, answered but never healthy yet: still Starting, not pruned",
 			fws: []fw{
 				{name: "a", id: 1, verdict: Healthy},
-				{name: "b", id: 2, verdict: Unhealthy, fails: 3, everOK: yes(), age: 10 * time.Second},
+				{name: "b", id: 2, verdict: Unhealthy, fails: 0, everOK: yes(), age: 10 * time.Second},
+			},
+			routes: []string{"2 10.19.16.0/20"},
+			want:   nil,
+		},
+		{
+			name: "young but was healthy, then failed: boot grace no longer protects",
+			fws: []fw{
+				{name: "a", id: 1, verdict: Healthy},
+				{name: "b", id: 2, verdict: Unhealthy, fails: 3, everOK: yes(), everHealthy: yes(), age: 10 * time.Second},
 			},
 			routes: []string{"2 10.19.16.0/20"},
 			want:   []string{"delete 2 10.19.16.0/20 probe"},
