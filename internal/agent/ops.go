@@ -80,14 +80,7 @@ func (a *Agent) retryOp(callCtx context.Context, stop <-chan struct{}, sem chan 
 		wait := a.opt.Backoff.delay(attempt)
 		a.log.Warn("route operation failed, retrying", zap.String("op", op.op), zap.String("route", op.name),
 			zap.Int("attempt", attempt+1), zap.Duration("retry_in", wait), zap.Error(err))
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-stop:
-			t.Stop()
-			return err
-		case <-callCtx.Done():
-			t.Stop()
+		if !pause(callCtx, stop, wait) {
 			return err
 		}
 	}
@@ -297,15 +290,23 @@ func (a *Agent) retryPass(ctx context.Context, stop <-chan struct{}, what string
 		wait := a.opt.Backoff.delay(attempt)
 		a.log.Warn(what+" failed, retrying", zap.String("op", what), zap.Int("attempt", attempt+1),
 			zap.Duration("retry_in", wait), zap.Error(err))
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-stop:
-			t.Stop()
-			return err
-		case <-ctx.Done():
-			t.Stop()
+		if !pause(ctx, stop, wait) {
 			return err
 		}
+	}
+}
+
+// pause waits d and reports whether it did: false when stop is closed or ctx
+// ends first, so a retry loop gives up with its last error.
+func pause(ctx context.Context, stop <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-stop:
+		return false
+	case <-ctx.Done():
+		return false
 	}
 }

@@ -65,74 +65,73 @@ func (a *groupsAPI) ListManagedInstances(ctx context.Context, g GroupRef) ([]Man
 
 // Resize sets the group's target size and waits until the MIG accepted it.
 func (a *groupsAPI) Resize(ctx context.Context, g GroupRef, size int64) error {
-	if err := g.validate(); err != nil {
-		return fmt.Errorf("group %s: resize: %w", g, err)
-	}
 	if size < 0 || size > math.MaxInt32 {
 		return fmt.Errorf("group %s: resize: size %d out of range", g, size)
 	}
-	ctx, cancel := a.begin(ctx, "instanceGroupManagers.resize")
-	defer cancel()
-	var op *compute.Operation
-	var err error
-	if g.Zone != "" {
-		op, err = a.zonal.Resize(ctx, &computepb.ResizeInstanceGroupManagerRequest{
-			Project: g.Project, Zone: g.Zone, InstanceGroupManager: g.Name, Size: int32(size), RequestId: newRequestID(),
+	return a.mutate(ctx, g, "resize",
+		func(ctx context.Context) (*compute.Operation, error) {
+			return a.zonal.Resize(ctx, &computepb.ResizeInstanceGroupManagerRequest{
+				Project: g.Project, Zone: g.Zone, InstanceGroupManager: g.Name, Size: int32(size), RequestId: newRequestID(),
+			})
+		},
+		func(ctx context.Context) (*compute.Operation, error) {
+			return a.regional.Resize(ctx, &computepb.ResizeRegionInstanceGroupManagerRequest{
+				Project: g.Project, Region: g.Region, InstanceGroupManager: g.Name, Size: int32(size), RequestId: newRequestID(),
+			})
 		})
-	} else {
-		op, err = a.regional.Resize(ctx, &computepb.ResizeRegionInstanceGroupManagerRequest{
-			Project: g.Project, Region: g.Region, InstanceGroupManager: g.Name, Size: int32(size), RequestId: newRequestID(),
-		})
-	}
-	return a.finish(ctx, g, "resize", op, err)
 }
 
 // RecreateInstances asks the MIG to recreate the given instances (zonal
 // URLs) and waits until it accepted the request.
 func (a *groupsAPI) RecreateInstances(ctx context.Context, g GroupRef, instanceURLs []string) error {
-	if err := g.validate(); err != nil {
-		return fmt.Errorf("group %s: recreateInstances: %w", g, err)
-	}
-	ctx, cancel := a.begin(ctx, "instanceGroupManagers.recreateInstances")
-	defer cancel()
-	var op *compute.Operation
-	var err error
-	if g.Zone != "" {
-		op, err = a.zonal.RecreateInstances(ctx, &computepb.RecreateInstancesInstanceGroupManagerRequest{
-			Project: g.Project, Zone: g.Zone, InstanceGroupManager: g.Name, RequestId: newRequestID(),
-			InstanceGroupManagersRecreateInstancesRequestResource: &computepb.InstanceGroupManagersRecreateInstancesRequest{Instances: instanceURLs},
+	return a.mutate(ctx, g, "recreateInstances",
+		func(ctx context.Context) (*compute.Operation, error) {
+			return a.zonal.RecreateInstances(ctx, &computepb.RecreateInstancesInstanceGroupManagerRequest{
+				Project: g.Project, Zone: g.Zone, InstanceGroupManager: g.Name, RequestId: newRequestID(),
+				InstanceGroupManagersRecreateInstancesRequestResource: &computepb.InstanceGroupManagersRecreateInstancesRequest{Instances: instanceURLs},
+			})
+		},
+		func(ctx context.Context) (*compute.Operation, error) {
+			return a.regional.RecreateInstances(ctx, &computepb.RecreateInstancesRegionInstanceGroupManagerRequest{
+				Project: g.Project, Region: g.Region, InstanceGroupManager: g.Name, RequestId: newRequestID(),
+				RegionInstanceGroupManagersRecreateRequestResource: &computepb.RegionInstanceGroupManagersRecreateRequest{Instances: instanceURLs},
+			})
 		})
-	} else {
-		op, err = a.regional.RecreateInstances(ctx, &computepb.RecreateInstancesRegionInstanceGroupManagerRequest{
-			Project: g.Project, Region: g.Region, InstanceGroupManager: g.Name, RequestId: newRequestID(),
-			RegionInstanceGroupManagersRecreateRequestResource: &computepb.RegionInstanceGroupManagersRecreateRequest{Instances: instanceURLs},
-		})
-	}
-	return a.finish(ctx, g, "recreateInstances", op, err)
 }
 
 // DeleteInstances removes the given instances from the group (shrinking its
 // target size) and waits until the MIG accepted the request.
 func (a *groupsAPI) DeleteInstances(ctx context.Context, g GroupRef, instanceURLs []string) error {
+	return a.mutate(ctx, g, "deleteInstances",
+		func(ctx context.Context) (*compute.Operation, error) {
+			return a.zonal.DeleteInstances(ctx, &computepb.DeleteInstancesInstanceGroupManagerRequest{
+				Project: g.Project, Zone: g.Zone, InstanceGroupManager: g.Name, RequestId: newRequestID(),
+				InstanceGroupManagersDeleteInstancesRequestResource: &computepb.InstanceGroupManagersDeleteInstancesRequest{Instances: instanceURLs},
+			})
+		},
+		func(ctx context.Context) (*compute.Operation, error) {
+			return a.regional.DeleteInstances(ctx, &computepb.DeleteInstancesRegionInstanceGroupManagerRequest{
+				Project: g.Project, Region: g.Region, InstanceGroupManager: g.Name, RequestId: newRequestID(),
+				RegionInstanceGroupManagersDeleteInstancesRequestResource: &computepb.RegionInstanceGroupManagersDeleteInstancesRequest{Instances: instanceURLs},
+			})
+		})
+}
+
+// mutate runs one change of a MIG: it validates the reference, puts the call
+// under the deadline with its method name, calls the zonal or the regional
+// API by the group's scope, and waits for the operation.
+func (a *groupsAPI) mutate(ctx context.Context, g GroupRef, verb string, zonal, regional func(context.Context) (*compute.Operation, error)) error {
 	if err := g.validate(); err != nil {
-		return fmt.Errorf("group %s: deleteInstances: %w", g, err)
+		return fmt.Errorf("group %s: %s: %w", g, verb, err)
 	}
-	ctx, cancel := a.begin(ctx, "instanceGroupManagers.deleteInstances")
+	ctx, cancel := a.begin(ctx, "instanceGroupManagers."+verb)
 	defer cancel()
-	var op *compute.Operation
-	var err error
+	call := regional
 	if g.Zone != "" {
-		op, err = a.zonal.DeleteInstances(ctx, &computepb.DeleteInstancesInstanceGroupManagerRequest{
-			Project: g.Project, Zone: g.Zone, InstanceGroupManager: g.Name, RequestId: newRequestID(),
-			InstanceGroupManagersDeleteInstancesRequestResource: &computepb.InstanceGroupManagersDeleteInstancesRequest{Instances: instanceURLs},
-		})
-	} else {
-		op, err = a.regional.DeleteInstances(ctx, &computepb.DeleteInstancesRegionInstanceGroupManagerRequest{
-			Project: g.Project, Region: g.Region, InstanceGroupManager: g.Name, RequestId: newRequestID(),
-			RegionInstanceGroupManagersDeleteInstancesRequestResource: &computepb.RegionInstanceGroupManagersDeleteInstancesRequest{Instances: instanceURLs},
-		})
+		call = zonal
 	}
-	return a.finish(ctx, g, "deleteInstances", op, err)
+	op, err := call(ctx)
+	return a.finish(ctx, g, verb, op, err)
 }
 
 // finish waits for a group operation and names the group in any error.
