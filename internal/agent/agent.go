@@ -299,17 +299,44 @@ func (a *Agent) drain(ctx context.Context, cause string, n *notifier) error {
 			zap.Duration("duration", took), zap.Duration("grace", a.opt.Config.Drain.Grace.Duration))
 		n.send("STATUS=draining: routes withdrawn, forwarding for the " + a.opt.Config.Drain.Grace.String() + " grace")
 	}
+	for round := 1; a.forwardThroughGrace(ctx) && round < maxGraceRounds; round++ {
+		// Another writer (a reconciler's restore that was in flight when the
+		// drain began) may have put a route back during the grace. Exiting
+		// now would blackhole it, so withdraw it and grant the grace again.
+		back, lerr := a.ownedRoutes(ctx, a.isMine)
+		if lerr != nil || len(back) == 0 {
+			break
+		}
+		a.log.Warn("routes came back during the grace, withdrawing them again", zap.String("op", "drain"),
+			zap.Int("routes", len(back)), zap.Int("round", round))
+		if derr := a.runOps(ctx, nil, a.deleteOps(back)); derr != nil {
+			err = derr
+			break
+		}
+	}
+	a.setPhase(PhaseDrained)
+	return err
+}
+
+// maxGraceRounds bounds how often a drain re-withdraws routes that another
+// writer put back, so that a fight cannot hold a stop forever.
+const maxGraceRounds = 5
+
+// forwardThroughGrace keeps forwarding for drain.grace and reports whether
+// the grace ran out in full; a second stop signal or the stop deadline cut it
+// short (false).
+func (a *Agent) forwardThroughGrace(ctx context.Context) bool {
 	t := time.NewTimer(a.opt.Config.Drain.Grace.Duration)
 	defer t.Stop()
 	select {
 	case <-t.C:
+		return true
 	case <-a.opt.Hurry:
 		a.log.Info("grace cut short by a second stop signal", zap.String("op", "drain"))
 	case <-ctx.Done():
 		a.log.Warn("grace cut short by the stop deadline", zap.String("op", "drain"))
 	}
-	a.setPhase(PhaseDrained)
-	return err
+	return false
 }
 
 // Withdraw deletes every route of this instance id and waits until GCE

@@ -313,3 +313,27 @@ func TestKeeperStopWithdraws(t *testing.T) {
 		t.Errorf("routes left after the keeper stopped: %v", got)
 	}
 }
+
+// TestRouteRestoredDuringGraceIsWithdrawn: a route of this instance that
+// another writer puts back during the grace (a reconciler's restore that was
+// in flight when the drain began) is withdrawn before the agent exits, so
+// the exiting forwarder leaves nothing pointing at it.
+func TestRouteRestoredDuringGraceIsWithdrawn(t *testing.T) {
+	e := newEnv(t, gcefake.Options{})
+	inst := e.createInstance("fwd-1", strings.Replace(testConfig, "grace: 300ms", "grace: 500ms", 1))
+	a := e.agentFor(inst, e.newTestDataPlane(inst, testConfig), nil)
+	r := start(a)
+	eventually(t, 10*time.Second, "agent ready", a.Ready)
+	restored := a.Wanted()[0]
+	r.stop()
+	eventually(t, 10*time.Second, "routes withdrawn", func() bool { return len(e.liveRouteNames()) == 0 })
+	if err := e.clients.Routes.Insert(t.Context(), restored); err != nil {
+		t.Fatalf("restore %s: %v", restored.Name, err)
+	}
+	if err := r.wait(t, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if left := e.liveRouteNames(); len(left) != 0 {
+		t.Errorf("routes left when the agent exited: %v", left)
+	}
+}
