@@ -15,12 +15,12 @@ output "instance_group" {
 
 output "service_account_email" {
   description = "The forwarders' service account: target of the reconciler's probe firewall rule; grant it read on the vpclink binary."
-  value       = google_service_account.agent.email
+  value       = module.vm.service_account_email
 }
 
 output "role_ids" {
   description = "The agent's custom role per project."
-  value       = { for p, r in google_project_iam_custom_role.agent : p => r.id }
+  value       = module.vm.role_ids
 }
 
 output "agent_permissions" {
@@ -30,12 +30,12 @@ output "agent_permissions" {
 
 output "instance_template" {
   description = "Self link (unique) of the current instance template."
-  value       = google_compute_instance_template.forwarder.self_link_unique
+  value       = module.vm.self_link_unique
 }
 
 output "health_check" {
   description = "Autohealing health check (agent /healthz)."
-  value       = google_compute_health_check.agent.id
+  value       = module.vm.health_check.id
 }
 
 output "agent_config" {

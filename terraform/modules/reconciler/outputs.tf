@@ -5,7 +5,7 @@ output "group_name" {
 
 output "service_account_email" {
   description = "The reconciler's service account (source of the probe firewall rule)."
-  value       = google_service_account.reconciler.email
+  value       = module.vm.service_account_email
 }
 
 output "reconciler_permissions" {

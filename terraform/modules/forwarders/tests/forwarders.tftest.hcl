@@ -31,19 +31,19 @@ run "template_has_two_nics_and_forwards" {
   command = plan
 
   assert {
-    condition     = google_compute_instance_template.forwarder.can_ip_forward == true
+    condition     = module.vm.can_ip_forward == true
     error_message = "forwarders must have can_ip_forward"
   }
   assert {
-    condition     = length(google_compute_instance_template.forwarder.network_interface) == 2
+    condition     = length(module.vm.subnetworks) == 2
     error_message = "forwarder template must have exactly two NICs"
   }
   assert {
-    condition     = google_compute_instance_template.forwarder.network_interface[0].subnetwork == var.nic0.subnetwork
+    condition     = module.vm.subnetworks[0] == var.nic0.subnetwork
     error_message = "nic0 must be in the VPC A subnet"
   }
   assert {
-    condition     = google_compute_instance_template.forwarder.network_interface[1].subnetwork == var.nic1.subnetwork
+    condition     = module.vm.subnetworks[1] == var.nic1.subnetwork
     error_message = "nic1 must be in the VPC B subnet"
   }
 }
@@ -52,7 +52,7 @@ run "metadata_carries_agent_config" {
   command = plan
 
   assert {
-    condition = yamldecode(google_compute_instance_template.forwarder.metadata["vpclink-config"]) == {
+    condition = yamldecode(module.vm.metadata["vpclink-config"]) == {
       routes = [{
         network    = "vpc-a"
         project    = ""
@@ -76,33 +76,37 @@ run "metadata_tells_the_startup_script_what_to_install" {
   command = plan
 
   assert {
-    condition     = google_compute_instance_template.forwarder.metadata["startup-script"] == file("../../../scripts/startup-script.sh")
+    condition     = module.vm.metadata["startup-script"] == file("../../../scripts/startup-script.sh")
     error_message = "startup-script must be scripts/startup-script.sh, verbatim"
   }
   assert {
-    condition     = google_compute_instance_template.forwarder.metadata["vpclink-binary-url"] == "gs://vpclink-releases/vpclink-linux-amd64"
+    condition     = module.vm.metadata["vpclink-binary-url"] == "gs://vpclink-releases/vpclink-linux-amd64"
     error_message = "vpclink-binary-url must be vpclink_url: the startup script installs the binary from it"
   }
   assert {
-    condition     = google_compute_instance_template.forwarder.metadata["vpclink-binary-sha256"] == ""
+    condition     = module.vm.metadata["vpclink-binary-sha256"] == ""
     error_message = "vpclink-binary-sha256 must be empty (not pinned) when vpclink_sha256 is"
   }
   assert {
-    condition     = google_compute_instance_template.forwarder.metadata["vpclink-unit-name"] == "vpclink-agent.service"
+    condition     = module.vm.metadata["vpclink-unit-name"] == "vpclink-agent.service"
     error_message = "the startup script must install and start vpclink-agent.service"
   }
   assert {
-    condition     = google_compute_instance_template.forwarder.metadata["vpclink-unit"] == file("../../../systemd/vpclink-agent.service")
+    condition     = module.vm.metadata["vpclink-unit"] == file("../../../systemd/vpclink-agent.service")
     error_message = "vpclink-unit must be the repository's systemd/vpclink-agent.service by default"
   }
   assert {
-    condition     = !contains(keys(google_compute_instance_template.forwarder.metadata), "vpclink-config-path")
+    condition     = !contains(keys(module.vm.metadata), "vpclink-config-path")
     error_message = "forwarders get no config file: the agent reads vpclink-config from the metadata server"
   }
   assert {
     condition = [for k in ["vpclink-ops-agent", "vpclink-metrics-job", "vpclink-metrics-port"] :
-    google_compute_instance_template.forwarder.metadata[k]] == ["true", "vpclink-agent", "9780"]
+    module.vm.metadata[k]] == ["true", "vpclink-agent", "9780"]
     error_message = "the Ops Agent must be configured to scrape the agent's /metrics on 9780 as job vpclink-agent"
+  }
+  assert {
+    condition     = module.vm.telemetry_roles == tolist(["roles/logging.logWriter", "roles/monitoring.metricWriter"])
+    error_message = "with the Ops Agent the service account must get the log and metric writer roles, nothing more"
   }
 }
 
@@ -117,19 +121,19 @@ run "pinned_binary_own_unit_no_ops_agent" {
   }
 
   assert {
-    condition     = google_compute_instance_template.forwarder.metadata["vpclink-binary-sha256"] == "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+    condition     = module.vm.metadata["vpclink-binary-sha256"] == "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
     error_message = "vpclink-binary-sha256 must carry vpclink_sha256"
   }
   assert {
-    condition     = google_compute_instance_template.forwarder.metadata["vpclink-unit"] == "[Unit]\nDescription=test\n"
+    condition     = module.vm.metadata["vpclink-unit"] == "[Unit]\nDescription=test\n"
     error_message = "vpclink-unit must carry agent_unit when it is set"
   }
   assert {
-    condition     = google_compute_instance_template.forwarder.metadata["vpclink-ops-agent"] == "false" && google_compute_instance_template.forwarder.metadata["vpclink-metrics-port"] == "9790"
+    condition     = module.vm.metadata["vpclink-ops-agent"] == "false" && module.vm.metadata["vpclink-metrics-port"] == "9790"
     error_message = "vpclink-ops-agent must follow ops_agent and vpclink-metrics-port health_port"
   }
   assert {
-    condition     = length(google_project_iam_member.agent_telemetry) == 0
+    condition     = length(module.vm.telemetry_roles) == 0
     error_message = "no logging/monitoring writer roles without the Ops Agent"
   }
 }
@@ -148,7 +152,7 @@ run "role_holds_exactly_the_agent_permissions" {
   command = plan
 
   assert {
-    condition = google_project_iam_custom_role.agent["vpclink-test"].permissions == toset([
+    condition = module.vm.role_permissions["vpclink-test"] == toset([
       "compute.globalOperations.get",
       "compute.instances.use",
       "compute.networks.updatePolicy",
@@ -160,7 +164,7 @@ run "role_holds_exactly_the_agent_permissions" {
     error_message = "the agent role must hold exactly the permissions README.md lists"
   }
   assert {
-    condition     = length(google_project_iam_custom_role.agent) == 1
+    condition     = length(module.vm.role_ids) == 1
     error_message = "one role per route project"
   }
 }
@@ -173,7 +177,7 @@ run "role_in_every_route_project" {
   }
 
   assert {
-    condition     = keys(google_project_iam_custom_role.agent) == ["vpc-host", "vpclink-test"]
+    condition     = keys(module.vm.role_ids) == ["vpc-host", "vpclink-test"]
     error_message = "the role must exist in the group's project and each route project"
   }
 }
@@ -182,11 +186,11 @@ run "autohealing_on_healthz" {
   command = plan
 
   assert {
-    condition     = google_compute_health_check.agent.http_health_check[0].request_path == "/healthz"
+    condition     = module.vm.health_check.http_health_check[0].request_path == "/healthz"
     error_message = "autohealing must check /healthz"
   }
   assert {
-    condition     = google_compute_health_check.agent.http_health_check[0].port == 9780
+    condition     = module.vm.health_check.http_health_check[0].port == 9780
     error_message = "autohealing must check the agent's port 9780"
   }
   assert {
@@ -207,11 +211,11 @@ run "firewall_admits_only_google_health_checkers" {
   command = plan
 
   assert {
-    condition     = google_compute_firewall.health_checks.source_ranges == toset(["35.191.0.0/16", "130.211.0.0/22"])
+    condition     = module.vm.health_check_firewall.source_ranges == toset(["35.191.0.0/16", "130.211.0.0/22"])
     error_message = "health-check rule must admit Google's ranges only"
   }
   assert {
-    condition     = one(google_compute_firewall.health_checks.allow).ports == tolist(["9780"])
+    condition     = one(module.vm.health_check_firewall.allow).ports == tolist(["9780"])
     error_message = "health-check rule must open the agent port only"
   }
   assert {

@@ -40,15 +40,15 @@ run "config_has_design_keys" {
     error_message = "reconciler.yaml must carry DESIGN.md's keys and defaults"
   }
   assert {
-    condition     = google_compute_instance_template.reconciler.metadata["vpclink-config-path"] == "/etc/vpclink/reconciler.yaml"
+    condition     = module.vm.metadata["vpclink-config-path"] == "/etc/vpclink/reconciler.yaml"
     error_message = "the startup script must write /etc/vpclink/reconciler.yaml"
   }
   assert {
-    condition     = google_compute_instance_template.reconciler.metadata["vpclink-config"] == output.config
+    condition     = module.vm.metadata["vpclink-config"] == output.config
     error_message = "vpclink-config must be the reconciler config, which the startup script writes to vpclink-config-path"
   }
   assert {
-    condition     = strcontains(google_compute_instance_template.reconciler.metadata["vpclink-unit"], "ExecStart=/usr/local/bin/vpclink reconciler --config /etc/vpclink/reconciler.yaml")
+    condition     = strcontains(module.vm.metadata["vpclink-unit"], "ExecStart=/usr/local/bin/vpclink reconciler --config /etc/vpclink/reconciler.yaml")
     error_message = "the startup script must install the repository's vpclink-reconciler.service"
   }
 }
@@ -59,24 +59,24 @@ run "metadata_tells_the_startup_script_what_to_install" {
   command = plan
 
   assert {
-    condition     = google_compute_instance_template.reconciler.metadata["startup-script"] == file("../../../scripts/startup-script.sh")
+    condition     = module.vm.metadata["startup-script"] == file("../../../scripts/startup-script.sh")
     error_message = "startup-script must be scripts/startup-script.sh, verbatim"
   }
   assert {
-    condition     = google_compute_instance_template.reconciler.metadata["vpclink-binary-url"] == "https://example.invalid/vpclink" && google_compute_instance_template.reconciler.metadata["vpclink-binary-sha256"] == ""
+    condition     = module.vm.metadata["vpclink-binary-url"] == "https://example.invalid/vpclink" && module.vm.metadata["vpclink-binary-sha256"] == ""
     error_message = "vpclink-binary-url/-sha256 must carry vpclink_url and vpclink_sha256"
   }
   assert {
-    condition     = google_compute_instance_template.reconciler.metadata["vpclink-unit-name"] == "vpclink-reconciler.service"
+    condition     = module.vm.metadata["vpclink-unit-name"] == "vpclink-reconciler.service"
     error_message = "the startup script must install and start vpclink-reconciler.service"
   }
   assert {
-    condition     = google_compute_instance_template.reconciler.metadata["vpclink-unit"] == file("../../../systemd/vpclink-reconciler.service")
+    condition     = module.vm.metadata["vpclink-unit"] == file("../../../systemd/vpclink-reconciler.service")
     error_message = "vpclink-unit must be the repository's systemd/vpclink-reconciler.service by default"
   }
   assert {
     condition = [for k in ["vpclink-ops-agent", "vpclink-metrics-job", "vpclink-metrics-port"] :
-    google_compute_instance_template.reconciler.metadata[k]] == ["true", "vpclink-reconciler", "9781"]
+    module.vm.metadata[k]] == ["true", "vpclink-reconciler", "9781"]
     error_message = "the Ops Agent must be configured to scrape the reconciler's /metrics on 9781 as job vpclink-reconciler"
   }
 }
@@ -108,7 +108,7 @@ run "role_holds_exactly_the_reconciler_permissions" {
   command = plan
 
   assert {
-    condition = google_project_iam_custom_role.reconciler["vpclink-test"].permissions == toset([
+    condition = module.vm.role_permissions["vpclink-test"] == toset([
       "compute.globalOperations.get",
       "compute.instanceGroupManagers.get",
       "compute.instances.list",
@@ -131,7 +131,7 @@ run "group_and_health_check" {
     error_message = "two replicas by default"
   }
   assert {
-    condition     = google_compute_health_check.reconciler.http_health_check[0].request_path == "/healthz" && google_compute_health_check.reconciler.http_health_check[0].port == 9781
+    condition     = module.vm.health_check.http_health_check[0].request_path == "/healthz" && module.vm.health_check.http_health_check[0].port == 9781
     error_message = "autohealing must check the reconciler's /healthz on 9781"
   }
 }
