@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/vpclink/vpclink/internal/gce"
@@ -127,15 +128,8 @@ func (o *Ops) drainInstance(ctx context.Context, project string, inst gce.Instan
 		} else {
 			o.printf("drain %s: %d routes reappeared, withdrawing again", inst.Name, len(routes))
 		}
-		var errs []error
-		for _, r := range routes {
-			if err := o.Routes.Delete(ctx, r.Project, r.Name); err != nil {
-				errs = append(errs, fmt.Errorf("route %s: delete: %w", r.Name, err))
-				continue
-			}
-			deleted++
-			o.printf("drain %s: route %s (%s) deleted", inst.Name, r.Name, r.DestRange)
-		}
+		n, errs := o.deleteAll(ctx, inst.Name, routes)
+		deleted += n
 		if len(errs) > 0 {
 			// Report them all; the next round retries until the deadline.
 			for _, e := range errs {
@@ -152,6 +146,42 @@ func (o *Ops) drainInstance(ctx context.Context, project string, inst gce.Instan
 	}
 	o.printf("drain %s: drained", inst.Name)
 	return deleted, nil
+}
+
+// maxConcurrentDeletes caps the deletes one drain has in flight: each waits
+// for its operation, so doing them together makes a drain as long as one
+// delete rather than the sum of them.
+const maxConcurrentDeletes = 8
+
+// deleteAll deletes routes concurrently, printing each as it is DONE, and
+// returns how many it deleted and every failure.
+func (o *Ops) deleteAll(ctx context.Context, instance string, routes []gce.Route) (int, []error) {
+	var (
+		mu      sync.Mutex
+		wg      sync.WaitGroup
+		deleted int
+		errs    []error
+		sem     = make(chan struct{}, maxConcurrentDeletes)
+	)
+	for _, r := range routes {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			err := o.Routes.Delete(ctx, r.Project, r.Name)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("route %s: delete: %w", r.Name, err))
+				return
+			}
+			deleted++
+			o.printf("drain %s: route %s (%s) deleted", instance, r.Name, r.DestRange)
+		}()
+	}
+	wg.Wait()
+	return deleted, errs
 }
 
 // sleep waits d or until ctx ends.
