@@ -14,7 +14,7 @@ import (
 // drainEnv is a fake Compute API with one standalone forwarder, fwd-a.
 func drainEnv(t *testing.T) {
 	t.Helper()
-	fake := gcefake.New(gcefake.Options{OpLatency: 10 * time.Millisecond})
+	fake := gcefake.New(gcefake.Options{OpLatency: gcefake.Fixed(10 * time.Millisecond)})
 	srv := httptest.NewServer(fake)
 	t.Cleanup(func() { srv.Close(); fake.Close() })
 	t.Setenv("VPCLINK_COMPUTE_ENDPOINT", srv.URL+"/")

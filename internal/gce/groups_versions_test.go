@@ -19,7 +19,7 @@ func TestGroupTemplatesAndCreateInstances(t *testing.T) {
 		{Project: project, Name: "fwd-r", Region: "us-central1"},
 	} {
 		t.Run(g.String(), func(t *testing.T) {
-			e := newEnv(t, gcefake.Options{OpLatency: 20 * time.Millisecond})
+			e := newEnv(t, gcefake.Options{OpLatency: gcefake.Fixed(20 * time.Millisecond)})
 			if err := e.fake.CreateGroup(gcefake.GroupSpec{
 				Project: g.Project, Name: g.Name, Zone: g.Zone, Region: g.Region, TargetSize: 2, NICs: fwdNICs,
 				InstanceTemplate: t1, UpdatePolicy: "OPPORTUNISTIC",
