@@ -22,4 +22,15 @@
 //   - Rollout keeps no state of its own: what is done is read back from GCE
 //     (see plan.go), so a rerun after an interruption continues the member it
 //     stopped in and replaces no member that is already current.
+//   - Rollout goes in the old members' name order, one at a time, and stops
+//     at the first replacement that does not become RUNNING, routing and
+//     ready within the timeout: the old member is still routing then, and
+//     carrying on would only add more broken members.
+//   - A replacement counts as routing once one of its owned routes exists
+//     and its /readyz answers 200 (the agent says ready only once every
+//     route is announced). Without a readiness check it must own as many
+//     routes as the member it replaces.
+//   - Rollout refuses a group whose update policy is PROACTIVE (its MIG
+//     replaces members itself, and two actors would race) and a canary
+//     (several versions: which one a replacement gets is the operator's call).
 package rollout

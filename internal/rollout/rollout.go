@@ -93,9 +93,15 @@ func (o *Ops) step(ctx context.Context, g gce.GroupRef, s Step, tag string, grac
 		return err
 	}
 	o.printf("%s: %s (id %d) RUNNING after %s", tag, s.New, fresh.ID, o.Now().Sub(started).Round(time.Millisecond))
-	// The replacement announces what the old member announced; a drained
-	// old member announces nothing, so at least one route is wanted.
-	want := max(len(had), 1)
+	// With a readiness check, one route in GCE shows the replacement
+	// routes and its /readyz (200 once every route is announced) shows the
+	// rest, whatever the new template announces. Without one, GCE's view is
+	// all there is: as many routes as the old member had (at least one; a
+	// drained old member has none).
+	want := 1
+	if o.Ready == nil {
+		want = max(len(had), 1)
+	}
 	if err := o.waitRoutes(wctx, g.Project, fresh, want); err != nil {
 		return err
 	}
