@@ -43,7 +43,7 @@ func printStatus(w io.Writer, plan routeplan.Plan, now time.Time) {
 		if f.Action != "" && f.Action != "NONE" {
 			status += "/" + f.Action
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", f.Group, f.Name, strconv.FormatUint(f.ID, 10), f.Zone,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", f.Group, f.Name, f.ID.String(), f.Zone,
 			status, f.Health, len(f.Routes), age(f.Created, now))
 	}
 	_ = tw.Flush()

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -38,7 +37,7 @@ func (a *Agent) Status() agentapi.Status {
 	a.mu.Unlock()
 	id := a.opt.Identity
 	s := agentapi.Status{
-		Instance: agentapi.Instance{Name: id.Name, ID: strconv.FormatUint(id.ID, 10), Zone: id.Zone, Project: id.Project},
+		Instance: agentapi.Instance{Name: id.Name, ID: id.ID, Zone: id.Zone, Project: id.Project},
 		Ready:    a.Ready(),
 		Routes:   statusRoutes(a.wanted),
 		Phase:    phase,

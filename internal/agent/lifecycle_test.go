@@ -11,6 +11,7 @@ import (
 
 	"github.com/vpclink/vpclink/internal/gce"
 	"github.com/vpclink/vpclink/internal/gcefake"
+	"github.com/vpclink/vpclink/internal/instanceid"
 	"github.com/vpclink/vpclink/internal/naming"
 )
 
@@ -56,7 +57,7 @@ func TestRecreatedInstanceReplacesOldIncarnation(t *testing.T) {
 	// A route of this id for a range the config no longer names.
 	dropped := a.Wanted()[0]
 	dropped.DestRange = "10.77.0.0/16"
-	dropped.Name = naming.RouteName("vpclink", inst.ID, testProject, "vpc-a", dropped.DestRange)
+	dropped.Name = naming.RouteName("vpclink", instanceid.ID(inst.ID), testProject, "vpc-a", dropped.DestRange)
 	e.insertAll([]gce.Route{dropped})
 
 	r := start(a)
@@ -226,7 +227,7 @@ func TestWithdrawOnly(t *testing.T) {
 	otherAgent := e.agentFor(other, nil, nil)
 	extra := a.Wanted()[0]
 	extra.DestRange = "10.77.0.0/16"
-	extra.Name = naming.RouteName("vpclink", inst.ID, testProject, "vpc-a", extra.DestRange)
+	extra.Name = naming.RouteName("vpclink", instanceid.ID(inst.ID), testProject, "vpc-a", extra.DestRange)
 	e.insertAll(append(a.Wanted(), extra))
 	e.insertAll(otherAgent.Wanted())
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)

@@ -37,6 +37,8 @@ package gce
 import (
 	"context"
 	"time"
+
+	"github.com/vpclink/vpclink/internal/instanceid"
 )
 
 // Route is a GCE route as vpclink reads and writes it. Network is the full
@@ -74,7 +76,7 @@ type Routes interface {
 // Instance is a VM as the instances API reports it.
 type Instance struct {
 	Name              string
-	ID                uint64
+	ID                instanceid.ID
 	Zone              string // short zone name, e.g. us-central1-a
 	SelfLink          string
 	Status            string // PROVISIONING, STAGING, RUNNING, STOPPING, TERMINATED, ...
@@ -108,7 +110,7 @@ type GroupRef struct {
 // ManagedInstance is one row of listManagedInstances.
 type ManagedInstance struct {
 	Name          string
-	ID            uint64
+	ID            instanceid.ID
 	Zone          string
 	URL           string // zonal instance URL
 	Status        string // instance status; empty while the MIG is still creating it
@@ -130,7 +132,7 @@ type Identity struct {
 	Project string
 	Zone    string // short zone name
 	Name    string
-	ID      uint64
+	ID      instanceid.ID
 	NICs    []MetadataNIC
 }
 

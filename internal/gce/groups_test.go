@@ -9,6 +9,7 @@ import (
 
 	"github.com/vpclink/vpclink/internal/gce"
 	"github.com/vpclink/vpclink/internal/gcefake"
+	"github.com/vpclink/vpclink/internal/instanceid"
 )
 
 var fwdNICs = []gcefake.NICSpec{
@@ -37,7 +38,7 @@ func TestGroupsZonalAndRegional(t *testing.T) {
 			zones := map[string]bool{}
 			for _, mi := range members {
 				in, ok := byName[mi.Name]
-				if !ok || mi.ID != in.ID || mi.Zone != in.Zone || mi.Status != "RUNNING" || mi.CurrentAction != "NONE" ||
+				if !ok || mi.ID != instanceid.ID(in.ID) || mi.Zone != in.Zone || mi.Status != "RUNNING" || mi.CurrentAction != "NONE" ||
 					mi.URL != hopURLIn(in.Zone, in.Name) {
 					t.Errorf("managed instance %+v does not match fake instance %+v", mi, in)
 				}

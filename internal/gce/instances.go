@@ -11,6 +11,8 @@ import (
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/api/iterator"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/vpclink/vpclink/internal/instanceid"
 )
 
 type instancesAPI struct {
@@ -50,7 +52,7 @@ func (a *instancesAPI) Get(ctx context.Context, project, zone, name string) (Ins
 func instanceFromProto(p *computepb.Instance) Instance {
 	in := Instance{
 		Name:              p.GetName(),
-		ID:                p.GetId(),
+		ID:                instanceid.ID(p.GetId()),
 		Zone:              lastSegment(p.GetZone()),
 		SelfLink:          p.GetSelfLink(),
 		Status:            p.GetStatus(),

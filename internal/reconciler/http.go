@@ -3,7 +3,6 @@ package reconciler
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -83,7 +82,7 @@ func StatusDocument(rep Report) StatusDoc {
 			routes = []string{}
 		}
 		doc.Forwarders = append(doc.Forwarders, ForwarderDoc{
-			Group: f.Group, Instance: f.Name, ID: strconv.FormatUint(f.ID, 10), Zone: f.Zone, IP: f.IP,
+			Group: f.Group, Instance: f.Name, ID: f.ID.String(), Zone: f.Zone, IP: f.IP,
 			Status: f.Status, Action: f.Action, Health: string(f.Health), State: string(f.State),
 			Evidence: f.Evidence, Created: f.Created, Routes: routes,
 		})

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"go.uber.org/zap"
-
+	"github.com/vpclink/vpclink/internal/instanceid"
+	"github.com/vpclink/vpclink/internal/logging"
 	"github.com/vpclink/vpclink/internal/routeplan"
 )
 
@@ -41,7 +41,7 @@ func (r *Reconciler) Pass(ctx context.Context) (rep Report, err error) {
 		rep.Err = fmt.Errorf("reconcile pass: %w", err)
 		rep.Plan = r.LastReport().Plan
 		r.metrics.passErrors.Inc()
-		r.log.Warn("reconcile pass could not read the API, nothing done", zap.String("op", "reconcile"), zap.Error(rep.Err))
+		r.log.Warn("reconcile pass could not read the API, nothing done", logging.Op("reconcile"), logging.Err(rep.Err))
 		return rep, rep.Err
 	}
 	pi := r.prepare(ctx, snap, time.Now())
@@ -71,7 +71,7 @@ func (r *Reconciler) Pass(ctx context.Context) (rep Report, err error) {
 }
 
 func (r *Reconciler) insertTargets(plan routeplan.Plan, pi planInputs) []statusTarget {
-	seen := map[uint64]bool{}
+	seen := map[instanceid.ID]bool{}
 	var out []statusTarget
 	for _, a := range plan.Actions {
 		if a.Op != routeplan.OpInsert || seen[a.InstanceID] {
@@ -93,9 +93,9 @@ func (r *Reconciler) logFailStatic(plan routeplan.Plan) {
 	fs := plan.FailStatic
 	switch {
 	case fs.Engaged && (!prev.Engaged || fs.Reason != prev.Reason):
-		r.log.Warn("fail static engaged: not pruning on probe evidence", zap.String("op", "failstatic"), zap.String("reason", fs.Reason), zap.Strings("groups", fs.Groups))
+		r.log.Warn("fail static engaged: not pruning on probe evidence", logging.Op("failstatic"), logging.Reason(fs.Reason), logging.Groups(fs.Groups))
 	case !fs.Engaged && prev.Engaged:
-		r.log.Info("fail static released", zap.String("op", "failstatic"))
+		r.log.Info("fail static released", logging.Op("failstatic"))
 	}
 }
 

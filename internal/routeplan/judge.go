@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vpclink/vpclink/internal/gce"
+	"github.com/vpclink/vpclink/internal/instanceid"
 	"github.com/vpclink/vpclink/internal/naming"
 )
 
@@ -39,19 +40,19 @@ type planner struct {
 	prefix string
 
 	instByZoneName map[string]*gce.Instance
-	instByID       map[uint64]*gce.Instance
+	instByID       map[instanceid.ID]*gce.Instance
 	listedZones    map[string]bool
 	groups         map[string]bool
 
 	members          []*member
-	memberByID       map[uint64]*member
+	memberByID       map[instanceid.ID]*member
 	memberByZoneName map[string]*member
 	counts           map[string]*groupCount
 
 	ownedNames map[string]bool
 	// staleDeletes indexes the stale deletes by the current incarnation's id
 	// and the range hash, so a restore of the same range can order them.
-	staleDeletes map[uint64]map[string][]int
+	staleDeletes map[instanceid.ID]map[string][]int
 	pending      []pendingProbe
 
 	actions     []Action
@@ -64,7 +65,7 @@ func zoneName(zone, name string) string { return zone + "/" + name }
 
 func (p *planner) indexInstances() {
 	p.instByZoneName = make(map[string]*gce.Instance, len(p.in.Instances))
-	p.instByID = make(map[uint64]*gce.Instance, len(p.in.Instances))
+	p.instByID = make(map[instanceid.ID]*gce.Instance, len(p.in.Instances))
 	p.listedZones = map[string]bool{}
 	for i := range p.in.Instances {
 		inst := &p.in.Instances[i]
@@ -85,13 +86,13 @@ func (p *planner) indexInstances() {
 		}
 	}
 	p.ownedNames = map[string]bool{}
-	p.staleDeletes = map[uint64]map[string][]int{}
+	p.staleDeletes = map[instanceid.ID]map[string][]int{}
 	p.routeStates = map[RouteState]int{}
 }
 
 // judgeMembers joins each MIG row with its instance and decides its state.
 func (p *planner) judgeMembers() {
-	p.memberByID = make(map[uint64]*member, len(p.in.Members))
+	p.memberByID = make(map[instanceid.ID]*member, len(p.in.Members))
 	p.memberByZoneName = make(map[string]*member, len(p.in.Members))
 	p.counts = map[string]*groupCount{}
 	for _, row := range p.in.Members {
@@ -234,7 +235,7 @@ func (p *planner) judgeRoutes() {
 	}
 }
 
-func (p *planner) prune(r gce.Route, group, instance string, id uint64, ev Evidence, reason string) {
+func (p *planner) prune(r gce.Route, group, instance string, id instanceid.ID, ev Evidence, reason string) {
 	p.actions = append(p.actions, Action{
 		Op: OpDelete, Route: r, Reason: reason, Evidence: ev,
 		Group: group, Instance: instance, InstanceID: id,

@@ -57,12 +57,12 @@ package routeplan
 import (
 	"fmt"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/vpclink/vpclink/internal/agentapi"
 	"github.com/vpclink/vpclink/internal/config"
 	"github.com/vpclink/vpclink/internal/gce"
+	"github.com/vpclink/vpclink/internal/instanceid"
 )
 
 // Op is what an action does to a route.
@@ -125,8 +125,8 @@ type Input struct {
 	Routes    []gce.Route
 	// Probes and Wanted are keyed by instance id. Wanted holds the /status
 	// of Healthy forwarders the caller fetched.
-	Probes map[uint64]Probe
-	Wanted map[uint64]agentapi.Status
+	Probes map[instanceid.ID]Probe
+	Wanted map[instanceid.ID]agentapi.Status
 }
 
 // Action is one route change.
@@ -138,7 +138,7 @@ type Action struct {
 	Group    string
 	Instance string // instance name, from the member or the route's marker
 	// InstanceID is the incarnation the route belongs to.
-	InstanceID uint64
+	InstanceID instanceid.ID
 	// After names an insert of this plan that must be DONE before this
 	// action runs; the action is skipped this round if that insert fails.
 	After string
@@ -147,7 +147,7 @@ type Action struct {
 // String renders the action for logs and the plan command.
 func (a Action) String() string {
 	s := fmt.Sprintf("%s %s (%s %s %s) [%s] %s", a.Op, a.Route.Name, a.Instance,
-		strconv.FormatUint(a.InstanceID, 10), a.Route.DestRange, a.Evidence, a.Reason)
+		a.InstanceID.String(), a.Route.DestRange, a.Evidence, a.Reason)
 	if a.After != "" {
 		s += " after " + a.After
 	}
@@ -166,7 +166,7 @@ type FailStatic struct {
 type Forwarder struct {
 	Group    string
 	Name     string
-	ID       uint64
+	ID       instanceid.ID
 	Zone     string
 	Status   string // instance status (RUNNING, TERMINATED, ...) or "" while creating
 	Action   string // MIG currentAction
@@ -203,7 +203,7 @@ const (
 // create, and why.
 type Rejection struct {
 	Instance   string
-	InstanceID uint64
+	InstanceID instanceid.ID
 	Route      string
 	Reason     string
 }

@@ -3,7 +3,6 @@ package routeplan
 import (
 	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
 
 	"github.com/vpclink/vpclink/internal/agentapi"
@@ -58,7 +57,7 @@ func (p *planner) restore() {
 // statusMismatch returns why st cannot speak for m, or "".
 func statusMismatch(st agentapi.Status, m *member) string {
 	switch {
-	case st.Instance.ID != strconv.FormatUint(m.ID, 10) || st.Instance.Name != m.Name:
+	case st.Instance.ID != m.ID || st.Instance.Name != m.Name:
 		return fmt.Sprintf("/status is from instance %s id %s, not %s id %d", st.Instance.Name, st.Instance.ID, m.Name, m.ID)
 	case !st.Ready:
 		return "agent is not ready"
