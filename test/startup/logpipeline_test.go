@@ -1,7 +1,9 @@
 package startup
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -9,8 +11,12 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
+	"go.uber.org/zap/zapcore"
 	"sigs.k8s.io/yaml"
+
+	"github.com/vpclink/vpclink/internal/logging"
 )
 
 // The Ops Agent config the startup script writes, applied to journal records
@@ -49,14 +55,22 @@ func TestOpsAgentConfigFeedsTheLogMetrics(t *testing.T) {
 	v.ok("daemon-reload", "enable "+agentUnit, "restart --no-block "+agentUnit, "restart google-cloud-ops-agent")
 	pipeline := loadLogPipeline(t, v.file("/etc/google-cloud-ops-agent/config.yaml"))
 
+	// vpclink's own lines, written by its logger with its field helpers (the
+	// single error key included), as journald stores them; then other
+	// units' lines, JSON among them, from testdata.
 	var records []map[string]any
+	for _, line := range vpclinkLogLines() {
+		records = append(records, map[string]any{"_SYSTEMD_UNIT": agentUnit, "PRIORITY": "6", "SYSLOG_IDENTIFIER": "vpclink", "MESSAGE": line})
+	}
 	raw, err := os.ReadFile("testdata/journal.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(raw, &records); err != nil {
+	var others []map[string]any
+	if err := json.Unmarshal(raw, &others); err != nil {
 		t.Fatal(err)
 	}
+	records = append(records, others...)
 	var entries []logEntry
 	for _, r := range records {
 		if e, kept := pipeline.apply(t, r); kept {
@@ -101,6 +115,20 @@ func TestOpsAgentConfigFeedsTheLogMetrics(t *testing.T) {
 	if len(missing) > 0 {
 		t.Errorf("log-based metrics read jsonPayload.%s, which no entry carries; entries: %+v", strings.Join(missing, ", jsonPayload."), entries)
 	}
+}
+
+// vpclinkLogLines returns a failed route insert as the agent logs it and a
+// prune as the reconciler logs it, one JSON line each.
+func vpclinkLogLines() []string {
+	var buf bytes.Buffer
+	agent := logging.NewTo(&buf, zapcore.InfoLevel).With(logging.Component("agent"))
+	agent.Warn("route insert failed, retrying", logging.Op("insert"), logging.Instance("vpclink-fwd-x1b2"),
+		logging.Route("vpclink-8123456789-1a2b3c4d"), logging.Duration(1200*time.Millisecond),
+		logging.Err(errors.New("route vpclink-8123456789-1a2b3c4d: insert: googleapi: Error 403: Quota 'ROUTES' exceeded, QUOTA_EXCEEDED")))
+	reconciler := logging.NewTo(&buf, zapcore.InfoLevel).With(logging.Component("reconciler"))
+	reconciler.Info("route deleted", logging.Op("delete"), logging.Instance("vpclink-fwd-w9z8"),
+		logging.Route("vpclink-8123456780-5e6f7a8b"), logging.Evidence("probe"), logging.Duration(4100*time.Millisecond))
+	return strings.Split(strings.TrimSpace(buf.String()), "\n")
 }
 
 // logEntry is what the Ops Agent sends for one record: its severity and
