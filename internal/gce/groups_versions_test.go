@@ -22,7 +22,7 @@ func TestGroupTemplatesAndCreateInstances(t *testing.T) {
 			e := newEnv(t, gcefake.Options{OpLatency: gcefake.Fixed(20 * time.Millisecond)})
 			if err := e.fake.CreateGroup(gcefake.GroupSpec{
 				Project: g.Project, Name: g.Name, Zone: g.Zone, Region: g.Region, TargetSize: 2, NICs: fwdNICs,
-				InstanceTemplate: t1, UpdatePolicy: "OPPORTUNISTIC",
+				InstanceTemplate: t1, // OPPORTUNISTIC by default
 			}); err != nil {
 				t.Fatal(err)
 			}

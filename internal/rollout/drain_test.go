@@ -129,7 +129,7 @@ func TestMarkRereadsOnStaleFingerprint(t *testing.T) {
 	if inst.Metadata["other-team"] != "was here" || inst.Metadata[gce.DrainMetadataKey] != value {
 		t.Errorf("metadata %v: want both the racing write and the mark", inst.Metadata)
 	}
-	if !strings.Contains(out.String(), "is stale, reading it again") {
+	if !strings.Contains(out.String(), "stale), reading it again") {
 		t.Errorf("progress does not say the fingerprint was stale:\n%s", out.String())
 	}
 }
