@@ -90,7 +90,7 @@ func outdatedGroup(t *testing.T, fake *gcefake.Server, clients *gce.Clients) gce
 	g := gce.GroupRef{Project: project, Name: "fwd", Zone: zone}
 	if err := fake.CreateGroup(gcefake.GroupSpec{Project: project, Name: "fwd", Zone: zone, TargetSize: 2,
 		InstanceTemplate: template1, // the fake's default update policy is OPPORTUNISTIC, as terraform sets it
-		NICs: []gcefake.NICSpec{{Network: "vpc-a", Subnet: "10.0.1.0/24"}}}); err != nil {
+		NICs:             []gcefake.NICSpec{{Network: "vpc-a", Subnet: "10.0.1.0/24"}}}); err != nil {
 		t.Fatal(err)
 	}
 	waitRouting(t, clients, g, 2)

@@ -122,4 +122,3 @@ func TestDrainDeletesOnlyTheInstancesOwnedRoutes(t *testing.T) {
 		t.Errorf("second drain: %d routes, %v; want 0, nil", n, err)
 	}
 }
-
