@@ -205,6 +205,12 @@ func rollingUpdate(ctx context.Context, e *env, r *run) error {
 		// The lab probes over its management network; an operator probes nic0.
 		Ready: rollout.HTTPReady(agentPort, "/readyz", 800*time.Millisecond, func(in gce.Instance) string { return e.fwd.MgmtIP(in.Name) }),
 	}
+	// A rollout replaces the members not on the group's current template:
+	// give the group a new one first, as applying a new image does.
+	next := fmt.Sprintf("projects/%s/global/instanceTemplates/%s-%d", e.group.Project, e.group.Name, time.Now().UnixNano())
+	if err := e.api.Groups.SetInstanceTemplate(ctx, e.group, next); err != nil {
+		return fmt.Errorf("new template: %w", err)
+	}
 	return ops.Rollout(ctx, e.group, e.opts.DrainGrace, 3*time.Minute)
 }
 
