@@ -81,7 +81,13 @@ type Instance struct {
 	SelfLink          string
 	Status            string // PROVISIONING, STAGING, RUNNING, STOPPING, TERMINATED, ...
 	CreationTimestamp time.Time
-	NICs              []NIC
+	// LastStartTimestamp is when the instance last started (boot, stop/start,
+	// MIG restart); zero when GCE does not report one.
+	LastStartTimestamp time.Time
+	NICs               []NIC
+	// Metadata holds the instance's metadata items as the list call returns
+	// them, so that per-instance marks (vpclink-drain) cost no get.
+	Metadata map[string]string
 }
 
 // NIC is one network interface of an instance.
@@ -150,6 +156,11 @@ type MetadataNIC struct {
 func (id Identity) InstanceURL() string {
 	return "https://www.googleapis.com/compute/v1/projects/" + id.Project + "/zones/" + id.Zone + "/instances/" + id.Name
 }
+
+// DrainAttribute is the instance metadata key that marks a forwarder as
+// draining (DESIGN.md invariant 12): its agent withdraws and announces
+// nothing, and the reconciler restores nothing for it, until it is removed.
+const DrainAttribute = "vpclink-drain"
 
 // Metadata reads this VM's identity and attributes.
 type Metadata interface {

@@ -57,6 +57,14 @@ func instanceFromProto(p *computepb.Instance) Instance {
 		SelfLink:          p.GetSelfLink(),
 		Status:            p.GetStatus(),
 		CreationTimestamp: parseTimestamp(p.GetCreationTimestamp()),
+		// computepb's LastStartTimestamp: RFC 3339, set at every start.
+		LastStartTimestamp: parseTimestamp(p.GetLastStartTimestamp()),
+	}
+	for _, item := range p.GetMetadata().GetItems() {
+		if in.Metadata == nil {
+			in.Metadata = map[string]string{}
+		}
+		in.Metadata[item.GetKey()] = item.GetValue()
 	}
 	for i, nic := range p.GetNetworkInterfaces() {
 		in.NICs = append(in.NICs, NIC{Index: nicIndex(nic.GetName(), i), Network: nic.GetNetwork(), IP: nic.GetNetworkIP()})
