@@ -60,12 +60,7 @@ func instanceFromProto(p *computepb.Instance) Instance {
 		// computepb's LastStartTimestamp: RFC 3339, set at every start.
 		LastStartTimestamp: parseTimestamp(p.GetLastStartTimestamp()),
 	}
-	for _, item := range p.GetMetadata().GetItems() {
-		if in.Metadata == nil {
-			in.Metadata = map[string]string{}
-		}
-		in.Metadata[item.GetKey()] = item.GetValue()
-	}
+	in.Metadata, in.MetadataFingerprint = metadataFromProto(p.GetMetadata())
 	for i, nic := range p.GetNetworkInterfaces() {
 		in.NICs = append(in.NICs, NIC{Index: nicIndex(nic.GetName(), i), Network: nic.GetNetwork(), IP: nic.GetNetworkIP()})
 	}

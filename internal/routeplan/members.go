@@ -104,7 +104,7 @@ func (p *planner) joinMember(row Member) *member {
 	}, selfLink: mi.URL}
 	if inst := p.idx.instByZoneName[zoneName(mi.Zone, mi.Name)]; inst != nil {
 		m.ID, m.Status, m.Created, m.Started = inst.ID, inst.Status, inst.CreationTimestamp, inst.LastStartTimestamp
-		_, m.Draining = inst.Metadata[gce.DrainAttribute]
+		_, m.Draining = inst.Metadata[gce.DrainMetadataKey]
 		if inst.SelfLink != "" {
 			m.selfLink = inst.SelfLink
 		}

@@ -111,7 +111,7 @@ func build(cfg config.Reconciler, fws []fw, routes []string) Input {
 				inst.LastStartTimestamp = now.Add(-f.started)
 			}
 			if f.drain {
-				inst.Metadata = map[string]string{gce.DrainAttribute: "rollout"}
+				inst.Metadata = map[string]string{gce.DrainMetadataKey: "rollout"}
 			}
 			in.Instances = append(in.Instances, inst)
 		}

@@ -36,7 +36,7 @@ func (p *planner) restore() {
 			continue
 		}
 		if m.Draining {
-			p.reject(m, "", "instance carries the "+gce.DrainAttribute+" mark")
+			p.reject(m, "", "instance carries the "+gce.DrainMetadataKey+" mark")
 			continue
 		}
 		if reason := statusMismatch(st, m); reason != "" {
