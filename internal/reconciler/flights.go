@@ -29,6 +29,8 @@ import (
 //   - An insert is never issued while a delete of the same route is in
 //     flight: a restore must not resurrect what a prune is removing. A
 //     delete is issued whatever insert is in flight.
+//   - An action on a snapshot taken before the same operation on the same
+//     route last succeeded is not issued again: the snapshot predates it.
 //   - A delete ordered After an insert (a stale incarnation's route, new
 //     before old) waits for that insert, and is skipped if it fails.
 //   - A delete refused with a rate limit (429, 403 rateLimitExceeded) keeps
@@ -59,6 +61,8 @@ type flight struct {
 type flights struct {
 	mu sync.Mutex
 	m  map[flightKey]*flight
+	// succeeded holds when each operation last succeeded, for recentWindow.
+	succeeded map[flightKey]time.Time
 
 	deleteSlots chan struct{}
 	insertSlots chan struct{}
@@ -71,6 +75,7 @@ type flights struct {
 func newFlights(deletes, inserts int) *flights {
 	return &flights{
 		m:           map[flightKey]*flight{},
+		succeeded:   map[flightKey]time.Time{},
 		deleteSlots: make(chan struct{}, deletes),
 		insertSlots: make(chan struct{}, inserts),
 	}
@@ -83,19 +88,42 @@ func (fs *flights) inFlight(op routeplan.Op, route string) bool {
 	return fs.m[flightKey{op, route}] != nil
 }
 
+// count returns how many operations op are in flight or waiting for a slot.
+func (fs *flights) count(op routeplan.Op) int {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	n := 0
+	for k := range fs.m {
+		if k.op == op {
+			n++
+		}
+	}
+	return n
+}
+
+// recentWindow is how long a success is remembered; a snapshot is never
+// older than a pass (CallTimeout bounds its reads).
+const recentWindow = 5 * time.Minute
+
 // dispatch issues the actions that are not already in flight and returns
-// an outcome per action: InFlight for those running from before, Skipped
-// for inserts of a route being deleted, Pending for those issued now (with
-// their flights, to wait on). states give the streaks behind probe prunes.
-func (r *Reconciler) dispatch(ctx context.Context, actions []routeplan.Action, states map[instanceid.ID]health.State) ([]Outcome, []*flight) {
+// an outcome per action: InFlight for those running from before or done
+// since the snapshot was taken, Skipped for inserts of a route being
+// deleted, Pending for those issued now (with their flights, to wait on).
+// states give the streaks behind probe prunes.
+func (r *Reconciler) dispatch(ctx context.Context, actions []routeplan.Action, states map[instanceid.ID]health.State, taken time.Time) ([]Outcome, []*flight) {
 	fs := r.flights
 	out := make([]Outcome, len(actions))
 	var started []*flight
 	fs.mu.Lock()
+	for key, at := range fs.succeeded {
+		if time.Since(at) > recentWindow {
+			delete(fs.succeeded, key)
+		}
+	}
 	for i, a := range actions {
 		out[i].Action = a
 		key := flightKey{a.Op, a.Route.Name}
-		if fs.m[key] != nil {
+		if fs.m[key] != nil || fs.succeeded[key].After(taken) {
 			out[i].InFlight = true
 			continue
 		}
@@ -134,8 +162,12 @@ func (r *Reconciler) fly(ctx context.Context, f *flight) {
 	fs := r.flights
 	defer func() {
 		f.ended = time.Now()
+		key := flightKey{f.action.Op, f.action.Route.Name}
 		fs.mu.Lock()
-		delete(fs.m, flightKey{f.action.Op, f.action.Route.Name})
+		delete(fs.m, key)
+		if f.err == nil && !f.skipped {
+			fs.succeeded[key] = f.ended
+		}
 		fs.mu.Unlock()
 		close(f.done)
 	}()

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vpclink/vpclink/internal/gce"
 	"github.com/vpclink/vpclink/internal/instanceid"
 	"github.com/vpclink/vpclink/internal/logging"
+	"github.com/vpclink/vpclink/internal/naming"
 	"github.com/vpclink/vpclink/internal/routeplan"
 )
 
@@ -62,14 +64,15 @@ func (r *Reconciler) pass(ctx context.Context, wait bool) (rep Report, err error
 		r.log.Warn("reconcile pass could not read the API, nothing done", logging.Op("reconcile"), logging.Err(rep.Err))
 		return rep, rep.Err
 	}
+	byID := routesByInstance(r.cfg.RoutePrefix, snap.Routes)
 	r.mu.Lock()
-	r.snap, r.haveSnap = snap, true
+	r.snap, r.haveSnap, r.routesByID = snap, true, byID
 	r.mu.Unlock()
 
 	pi := r.prepare(snap, time.Now())
 	dec := routeplan.Compute(pi.in)
 	// Prunes first: they need no /status.
-	first, flights := r.dispatch(ctx, unordered(deletes(dec.Actions)), pi.states)
+	first, flights := r.dispatch(ctx, unordered(deletes(dec.Actions)), pi.states, snap.Taken)
 
 	// A restore is decided on a fresh /status only: read the missing ones
 	// and, again, those of every forwarder the decision would insert for.
@@ -87,7 +90,7 @@ func (r *Reconciler) pass(ctx context.Context, wait bool) (rep Report, err error
 	rep.Decision = dec
 	r.metrics.observePlan(dec)
 	r.logFailStatic(dec)
-	second, more := r.dispatch(ctx, notIn(dec.Actions, first), pi.states)
+	second, more := r.dispatch(ctx, notIn(dec.Actions, first), pi.states, snap.Taken)
 	rep.Outcomes = append(first, second...)
 	if wait {
 		waitAll(ctx, append(flights, more...))
@@ -96,15 +99,27 @@ func (r *Reconciler) pass(ctx context.Context, wait bool) (rep Report, err error
 	return rep, nil
 }
 
-// pruneNow issues the probe prunes of a decision on the last snapshot and
-// the monitor's current states, without reading the API or any /status.
-func (r *Reconciler) pruneNow(ctx context.Context) {
+// pruneNow issues the probe prunes of the forwarders ids, decided on the
+// last snapshot and the monitor's current states, without reading the API
+// or any /status. The decision sees every member (fail static is judged
+// per group) but only the routes of ids, which keeps it to a millisecond
+// or so at a thousand forwarders.
+func (r *Reconciler) pruneNow(ctx context.Context, ids []instanceid.ID) {
 	r.mu.Lock()
 	snap, ok := r.snap, r.haveSnap
+	byID := r.routesByID
 	r.mu.Unlock()
 	if !ok {
 		return
 	}
+	var routes []gce.Route
+	for _, id := range ids {
+		routes = append(routes, byID[id]...)
+	}
+	if len(routes) == 0 {
+		return
+	}
+	snap.Routes = routes
 	states := statesByID(r.monitor.States())
 	dec := routeplan.Compute(r.input(snap, states, nil, time.Now()))
 	var prunes []routeplan.Action
@@ -114,13 +129,13 @@ func (r *Reconciler) pruneNow(ctx context.Context) {
 		}
 	}
 	if len(prunes) > 0 {
-		r.dispatch(ctx, prunes, states)
+		r.dispatch(ctx, prunes, states, snap.Taken)
 	}
 }
 
 // apply issues actions and waits for them: Pass's way, and tests'.
 func (r *Reconciler) apply(ctx context.Context, actions []routeplan.Action) []Outcome {
-	out, fl := r.dispatch(ctx, actions, nil)
+	out, fl := r.dispatch(ctx, actions, nil, time.Now())
 	waitAll(ctx, fl)
 	settle(out, fl)
 	return out
@@ -158,6 +173,18 @@ func settle(out []Outcome, fl []*flight) {
 			out[i].Duration = f.ended.Sub(f.issued)
 		}
 	}
+}
+
+// routesByInstance indexes routes by the instance id in their name; names
+// that do not parse are left out (they are not ours to prune).
+func routesByInstance(prefix string, routes []gce.Route) map[instanceid.ID][]gce.Route {
+	out := map[instanceid.ID][]gce.Route{}
+	for _, rt := range routes {
+		if n, err := naming.ParseName(prefix, rt.Name); err == nil {
+			out[n.InstanceID] = append(out[n.InstanceID], rt)
+		}
+	}
+	return out
 }
 
 func deletes(actions []routeplan.Action) []routeplan.Action {

@@ -79,19 +79,18 @@ func TestPruneWaitsOutRateLimitWindow(t *testing.T) {
 	victim, restored := insts[0], insts[1]
 	r, _ := h.start("r1")
 	waitHealthy(h, r, 3)
-	h.fake.SetFault("routes.delete", gcefake.Fault{Rate: 1, Codes: []int{403}})
+	// A restore is due, and refused, before the prune.
 	h.fake.SetFault("routes.insert", gcefake.Fault{Rate: 1, Codes: []int{403}})
-	h.agent(victim).mode.Store(agentHung)
-	h.waitFor("the prune refused repeatedly", 5*time.Second, func() bool { return h.fake.RequestCounts()["routes.delete"] > 20 })
-	// A restore becomes due while the prune waits.
 	for _, name := range h.routesOf(restored.ID) {
-		h.fake.SetFault("routes.delete", gcefake.Fault{})
-		err := h.api.Routes.Delete(context.Background(), testProject, name)
-		h.fake.SetFault("routes.delete", gcefake.Fault{Rate: 1, Codes: []int{403}})
-		if err != nil {
+		if err := h.api.Routes.Delete(context.Background(), testProject, name); err != nil {
 			t.Fatal(err)
 		}
 	}
+	h.waitFor("the restore refused", 5*time.Second, func() bool { return h.fake.RequestCounts()["routes.insert"] > 0 })
+	h.fake.SetFault("routes.delete", gcefake.Fault{Rate: 1, Codes: []int{403}})
+	h.agent(victim).mode.Store(agentHung)
+	h.waitFor("the prune refused repeatedly", 5*time.Second, func() bool { return h.fake.RequestCounts()["routes.delete"] > 20 })
+	time.Sleep(500 * time.Millisecond) // inserts already issued end their own retries
 	h.fake.ResetRequestCounts()
 	time.Sleep(time.Second)
 	if n := h.fake.RequestCounts()["routes.insert"]; n != 0 {
@@ -112,4 +111,18 @@ func TestPruneWaitsOutRateLimitWindow(t *testing.T) {
 	if first != "routes.delete" {
 		t.Fatalf("first operation once the window opened: %q, want routes.delete", first)
 	}
+}
+
+// Reads that fail do not stop a prune of routes already judged: the verdict
+// is acted on with the last snapshot.
+func TestPruneWhileReadsFail(t *testing.T) {
+	h, _ := setup(t)
+	r, _ := h.start("r1")
+	waitHealthy(h, r, 3)
+	victim := h.instances()[0]
+	for _, m := range []string{"routes.list", "instances.list", "instanceGroupManagers.listManagedInstances"} {
+		h.fake.SetFault(m, gcefake.Fault{Rate: 1, Codes: []int{500}})
+	}
+	h.agent(victim).mode.Store(agentHung)
+	h.waitFor("the hung forwarder's routes deleted without reads", 5*time.Second, func() bool { return len(h.routesOf(victim.ID)) == 0 })
 }

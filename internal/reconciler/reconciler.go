@@ -77,7 +77,7 @@ type Options struct {
 	Writer string
 	// Concurrency caps inserts and /status reads in flight (8).
 	Concurrency int
-	// DeleteConcurrency caps deletes in flight (256): a prune must not wait
+	// DeleteConcurrency caps deletes in flight (1024): a prune must not wait
 	// for a slot, and a delete costs the reconciler one goroutine.
 	DeleteConcurrency int
 	// RateLimitRetry is the mean pause between attempts of a delete that a
@@ -107,11 +107,12 @@ type Reconciler struct {
 	passMu     sync.Mutex // one pass at a time; guards failStatic
 	failStatic routeplan.FailStatic
 
-	mu        sync.Mutex
-	last      Report
-	snap      Snapshot // the last successful read, for prunes between passes
-	haveSnap  bool
-	verdictAt map[instanceid.ID]time.Time // latest change to Unhealthy
+	mu         sync.Mutex
+	last       Report
+	snap       Snapshot // the last successful read, for prunes between passes
+	haveSnap   bool
+	routesByID map[instanceid.ID][]gce.Route // snap's routes by their name's instance id
+	verdictAt  map[instanceid.ID]time.Time   // latest change to Unhealthy
 }
 
 // New builds a Reconciler and its health monitor.
@@ -127,7 +128,7 @@ func New(o Options) (*Reconciler, error) {
 		o.Concurrency = 8
 	}
 	if o.DeleteConcurrency <= 0 {
-		o.DeleteConcurrency = 256
+		o.DeleteConcurrency = 1024
 	}
 	if o.RateLimitRetry <= 0 {
 		o.RateLimitRetry = time.Second
@@ -223,20 +224,19 @@ func (r *Reconciler) watchVerdicts(ctx context.Context, trigger chan<- struct{})
 			if !ok {
 				return
 			}
-			unhealthy := r.noteChange(c)
+			var unhealthy []instanceid.ID
 			for more := true; more; {
+				if id, ok := r.noteChange(c); ok {
+					unhealthy = append(unhealthy, id)
+				}
 				select {
-				case c, ok := <-changes:
-					if !ok {
-						return
-					}
-					unhealthy = r.noteChange(c) || unhealthy
+				case c, more = <-changes:
 				default:
 					more = false
 				}
 			}
-			if unhealthy {
-				r.pruneNow(ctx)
+			if len(unhealthy) > 0 {
+				r.pruneNow(ctx, unhealthy)
 			}
 			select {
 			case trigger <- struct{}{}:
@@ -247,11 +247,12 @@ func (r *Reconciler) watchVerdicts(ctx context.Context, trigger chan<- struct{})
 }
 
 // noteChange logs a verdict change, forgets the forwarder's /status and
-// remembers when it turned Unhealthy; it reports whether it did.
-func (r *Reconciler) noteChange(c health.Change) bool {
+// remembers when it turned Unhealthy; it returns the forwarder's id and
+// whether it did.
+func (r *Reconciler) noteChange(c health.Change) (instanceid.ID, bool) {
 	id, err := instanceid.Parse(c.Key)
 	if err != nil {
-		return false
+		return 0, false
 	}
 	r.cache.forget(id)
 	r.log.Info("forwarder verdict changed", logging.Op("probe"), logging.InstanceID(id),
@@ -261,10 +262,10 @@ func (r *Reconciler) noteChange(c health.Change) bool {
 	defer r.mu.Unlock()
 	if c.To != health.Unhealthy {
 		delete(r.verdictAt, id)
-		return false
+		return id, false
 	}
 	r.verdictAt[id] = c.Decided
-	return true
+	return id, true
 }
 
 // verdictTime is when id last turned Unhealthy.
