@@ -101,6 +101,7 @@ func New(opts Options) *Server {
 	}
 	s.mux = http.NewServeMux()
 	s.registerCompute()
+	s.registerGcloud()
 	s.registerControl()
 	return s
 }
