@@ -78,14 +78,14 @@ func runAgent(ctx context.Context, args []string, _, stderr io.Writer) error {
 	go func() {
 		select {
 		case sig := <-sigs:
-			log.Info("stop signal, draining", zap.String("signal", sig.String()))
+			log.Info("stop signal, draining", logging.Signal(sig.String()))
 		case <-ctx.Done():
 		case <-runCtx.Done():
 			return
 		}
 		requestStop()
 		if sig, ok := <-sigs; ok {
-			log.Info("second stop signal, cutting the grace short", zap.String("signal", sig.String()))
+			log.Info("second stop signal, cutting the grace short", logging.Signal(sig.String()))
 			close(hurry)
 		}
 	}()
@@ -154,7 +154,7 @@ func runAgent(ctx context.Context, args []string, _, stderr io.Writer) error {
 func stoppedEarly(runCtx context.Context, log *zap.Logger, err error) error {
 	var ue usageError
 	if runCtx.Err() != nil && !errors.As(err, &ue) {
-		log.Info("stopped before start, nothing announced", zap.Error(err))
+		log.Info("stopped before start, nothing announced", logging.Err(err))
 		return nil
 	}
 	return err
@@ -169,7 +169,7 @@ func identity(ctx context.Context, md gce.Metadata, log *zap.Logger) (gce.Identi
 		if err == nil {
 			return id, nil
 		}
-		log.Warn("metadata server not answering, retrying", zap.String("op", "identity"), zap.Duration("retry_in", wait), zap.Error(err))
+		log.Warn("metadata server not answering, retrying", logging.Op("identity"), logging.RetryIn(wait), logging.Err(err))
 		select {
 		case <-ctx.Done():
 			return gce.Identity{}, fmt.Errorf("instance identity: %w", err)
@@ -210,7 +210,7 @@ func instanceGroup(ctx context.Context, md gce.Metadata, log *zap.Logger) string
 	for i, key := range []string{"instance-group", "created-by"} {
 		v, _, err := md.Attribute(ctx, key)
 		if err != nil {
-			log.Warn("metadata attribute unreadable, group left empty", zap.String("attribute", key), zap.Error(err))
+			log.Warn("metadata attribute unreadable, group left empty", logging.Attribute(key), logging.Err(err))
 		}
 		vals[i] = v
 	}

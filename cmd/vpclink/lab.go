@@ -14,7 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/vpclink/vpclink/internal/lab"
@@ -198,7 +197,7 @@ func runLabInside(ctx context.Context, f labFlags, stdout, stderr io.Writer) err
 		DrainGrace: f.drainGrace,
 		LogDir:     f.logDir,
 		Progress:   stdout,
-		Log:        logging.NewTo(logFile, zapcore.InfoLevel).With(zap.String("component", "lab")),
+		Log:        logging.NewTo(logFile, zapcore.InfoLevel).With(logging.Component("lab")),
 	}
 	report, runErr := lab.Run(ctx, opts)
 	fmt.Fprintln(stdout)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vpclink/vpclink/internal/gce"
 	"github.com/vpclink/vpclink/internal/gcefake"
+	"github.com/vpclink/vpclink/internal/instanceid"
 	"github.com/vpclink/vpclink/internal/naming"
 )
 
@@ -48,7 +49,7 @@ func TestLabDrainRolloutUsage(t *testing.T) {
 // vpclink drain against the fake through VPCLINK_COMPUTE_ENDPOINT, as an
 // operator would run it against GCE.
 func TestDrainCommand(t *testing.T) {
-	fake := gcefake.New(gcefake.Options{OpLatency: 20 * time.Millisecond})
+	fake := gcefake.New(gcefake.Options{OpLatency: gcefake.Fixed(20 * time.Millisecond)})
 	srv := httptest.NewServer(fake)
 	defer func() { srv.Close(); fake.Close() }()
 	t.Setenv(gce.EndpointEnv, srv.URL+"/")
@@ -63,7 +64,7 @@ func TestDrainCommand(t *testing.T) {
 	}
 	defer clients.Close()
 	route := gce.Route{
-		Name: naming.RouteName("vpclink", inst.ID, "p", "vpc-a", "10.19.16.0/20"), Project: "p", Network: "vpc-a",
+		Name: naming.RouteName("vpclink", instanceid.ID(inst.ID), "p", "vpc-a", "10.19.16.0/20"), Project: "p", Network: "vpc-a",
 		DestRange: "10.19.16.0/20", Priority: 900,
 		NextHopInstance: gce.Identity{Project: "p", Zone: "z-a", Name: "fwd-1"}.InstanceURL(),
 		Description:     naming.Marker{Instance: "fwd-1", Zone: "z-a", Group: "fwd"}.Description(),

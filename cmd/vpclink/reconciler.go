@@ -14,7 +14,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"go.uber.org/zap"
 
 	"github.com/vpclink/vpclink/internal/config"
 	"github.com/vpclink/vpclink/internal/gce"
@@ -93,8 +92,8 @@ func runReconciler(ctx context.Context, args []string, stdout, stderr io.Writer)
 	srv := &http.Server{Handler: r.Handler(reg), ReadHeaderTimeout: 5 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("reconciler started", zap.String("op", "start"), zap.String("listen", ln.Addr().String()),
-		zap.String("project", cfg.Project), zap.Int("groups", len(cfg.Groups)), zap.String("version", version))
+	log.Info("reconciler started", logging.Op("start"), logging.Listen(ln.Addr().String()),
+		logging.Project(cfg.Project), logging.Groups(cfg.GroupNames()), logging.Version(version))
 
 	runErr := r.Run(ctx)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -103,6 +102,6 @@ func runReconciler(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve %s: %w", cfg.Listen, err)
 	}
-	log.Info("reconciler stopped", zap.String("op", "stop"))
+	log.Info("reconciler stopped", logging.Op("stop"))
 	return runErr
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vpclink/vpclink/internal/gcefake"
+	"github.com/vpclink/vpclink/internal/instanceid"
 	"github.com/vpclink/vpclink/internal/naming"
 )
 
@@ -37,7 +38,7 @@ type cliEnv struct {
 
 func newCLIEnv(t *testing.T, size int) *cliEnv {
 	t.Helper()
-	fake := gcefake.New(gcefake.Options{OpLatency: 10 * time.Millisecond})
+	fake := gcefake.New(gcefake.Options{OpLatency: gcefake.Fixed(10 * time.Millisecond)})
 	srv := httptest.NewServer(fake)
 	t.Cleanup(func() { srv.Close(); fake.Close() })
 	t.Setenv("VPCLINK_COMPUTE_ENDPOINT", srv.URL+"/")
@@ -198,7 +199,7 @@ func TestReconcilerCommandUsage(t *testing.T) {
 
 func insertOwnedRoute(t *testing.T, env *cliEnv, in gcefake.Instance) {
 	t.Helper()
-	name := naming.RouteName("vpclink", in.ID, cliProject, "vpc-a", "10.19.16.0/20")
+	name := naming.RouteName("vpclink", instanceid.ID(in.ID), cliProject, "vpc-a", "10.19.16.0/20")
 	body := fmt.Sprintf(`{"name":%q,"network":"global/networks/vpc-a","destRange":"10.19.16.0/20","priority":900,
 "nextHopInstance":"projects/%s/zones/%s/instances/%s","description":%q}`, name, cliProject, cliZone, in.Name,
 		naming.Marker{Instance: in.Name, Zone: cliZone, Group: "fwd", Agent: "test"}.Description())

@@ -17,6 +17,7 @@ import (
 	"github.com/vpclink/vpclink/internal/agentapi"
 	"github.com/vpclink/vpclink/internal/config"
 	"github.com/vpclink/vpclink/internal/gce"
+	"github.com/vpclink/vpclink/internal/logging"
 )
 
 // DataPlane is what the agent uses of the data-plane keeper
@@ -125,7 +126,7 @@ func New(opt Options) (*Agent, error) {
 	}
 	a := &Agent{
 		opt:         opt,
-		log:         opt.Log.With(zap.String("instance", opt.Identity.Name)),
+		log:         opt.Log.With(logging.Instance(opt.Identity.Name)),
 		prefix:      opt.Config.RoutePrefix,
 		wanted:      wanted,
 		wantedNames: map[string]bool{},
@@ -236,7 +237,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			if err != nil {
 				keeperErr = fmt.Errorf("data plane keeper stopped: %w", err)
 			}
-			a.log.Error("data plane keeper stopped, withdrawing routes", zap.Error(keeperErr))
+			a.log.Error("data plane keeper stopped, withdrawing routes", logging.Err(keeperErr))
 			if drainDone == nil {
 				stopCause = keeperErr.Error()
 				startDrain()
@@ -281,22 +282,22 @@ func (a *Agent) announce(ctx context.Context, stop <-chan struct{}) error {
 	}
 	took := time.Since(a.started)
 	a.metrics.announceSeconds.Set(took.Seconds())
-	a.log.Info("routes announced", zap.String("op", "announce"), zap.Int("routes", len(a.wanted)), zap.Duration("duration", took))
+	a.log.Info("routes announced", logging.Op("announce"), logging.Routes(len(a.wanted)), logging.Duration(took))
 	return nil
 }
 
 // drain withdraws the routes, then keeps forwarding for the grace.
 func (a *Agent) drain(ctx context.Context, cause string, n *notifier) error {
 	start := time.Now()
-	a.log.Info("draining", zap.String("op", "drain"), zap.String("cause", cause), zap.Int("routes", len(a.wanted)))
+	a.log.Info("draining", logging.Op("drain"), logging.Cause(cause), logging.Routes(len(a.wanted)))
 	err := a.withdraw(ctx)
 	took := time.Since(start)
 	a.metrics.drainSeconds.Set(took.Seconds())
 	if err != nil {
-		a.log.Error("withdraw incomplete", zap.String("op", "drain"), zap.Duration("duration", took), zap.Error(err))
+		a.log.Error("withdraw incomplete", logging.Op("drain"), logging.Duration(took), logging.Err(err))
 	} else {
-		a.log.Info("routes withdrawn, forwarding through the grace", zap.String("op", "drain"),
-			zap.Duration("duration", took), zap.Duration("grace", a.opt.Config.Drain.Grace.Duration))
+		a.log.Info("routes withdrawn, forwarding through the grace", logging.Op("drain"),
+			logging.Duration(took), logging.Grace(a.opt.Config.Drain.Grace.Duration))
 		n.send("STATUS=draining: routes withdrawn, forwarding for the " + a.opt.Config.Drain.Grace.String() + " grace")
 	}
 	for round := 1; a.forwardThroughGrace(ctx) && round < maxGraceRounds; round++ {
@@ -307,8 +308,8 @@ func (a *Agent) drain(ctx context.Context, cause string, n *notifier) error {
 		if lerr != nil || len(back) == 0 {
 			break
 		}
-		a.log.Warn("routes came back during the grace, withdrawing them again", zap.String("op", "drain"),
-			zap.Int("routes", len(back)), zap.Int("round", round))
+		a.log.Warn("routes came back during the grace, withdrawing them again", logging.Op("drain"),
+			logging.Routes(len(back)), logging.Round(round))
 		if derr := a.runOps(ctx, nil, a.deleteOps(back)); derr != nil {
 			err = derr
 			break
@@ -332,9 +333,9 @@ func (a *Agent) forwardThroughGrace(ctx context.Context) bool {
 	case <-t.C:
 		return true
 	case <-a.opt.Hurry:
-		a.log.Info("grace cut short by a second stop signal", zap.String("op", "drain"))
+		a.log.Info("grace cut short by a second stop signal", logging.Op("drain"))
 	case <-ctx.Done():
-		a.log.Warn("grace cut short by the stop deadline", zap.String("op", "drain"))
+		a.log.Warn("grace cut short by the stop deadline", logging.Op("drain"))
 	}
 	return false
 }
@@ -410,10 +411,10 @@ func (a *Agent) serveHTTP() (func(), error) {
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			a.log.Error("http server stopped", zap.Error(err))
+			a.log.Error("http server stopped", logging.Err(err))
 		}
 	}()
-	a.log.Info("serving http", zap.String("addr", ln.Addr().String()))
+	a.log.Info("serving http", logging.Addr(ln.Addr().String()))
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

@@ -13,6 +13,7 @@ import (
 	"github.com/vpclink/vpclink/internal/agentapi"
 	"github.com/vpclink/vpclink/internal/gce"
 	"github.com/vpclink/vpclink/internal/gcefake"
+	"github.com/vpclink/vpclink/internal/instanceid"
 	"github.com/vpclink/vpclink/internal/naming"
 )
 
@@ -28,10 +29,10 @@ func get(t *testing.T, a *Agent, path string) (int, string) {
 // /readyz follows the lifecycle, and stop withdraws every route (operation
 // DONE) before Run returns, which is only after the grace.
 func TestBootAnnounceThenDrain(t *testing.T) {
-	e := newEnv(t, gcefake.Options{OpLatency: 50 * time.Millisecond})
+	e := newEnv(t, gcefake.Options{OpLatency: gcefake.Fixed(50 * time.Millisecond)})
 	inst := e.createInstance("fwd-1", testConfig)
 	// A route vpclink does not own, with a name of our shape: never touched.
-	foreign := gce.Route{Name: naming.RouteName("vpclink", inst.ID, testProject, "vpc-a", "192.168.0.0/16"),
+	foreign := gce.Route{Name: naming.RouteName("vpclink", instanceid.ID(inst.ID), testProject, "vpc-a", "192.168.0.0/16"),
 		Project: testProject, Network: "vpc-a", DestRange: "192.168.0.0/16", Priority: 1000,
 		NextHopIP: inst.NICs[0].IP, Description: "hand-made"}
 	if err := e.clients.Routes.Insert(t.Context(), foreign); err != nil {
@@ -58,9 +59,9 @@ func TestBootAnnounceThenDrain(t *testing.T) {
 		{"vpc-a", "10.19.32.0/20", 900, "fwd-clients", "instance " + instURL},
 		{"vpc-b", "10.0.0.0/16", 800, "", "ip " + inst.NICs[1].IP},
 	} {
-		name := naming.RouteName("vpclink", inst.ID, testProject, w.network, w.dest)
+		name := naming.RouteName("vpclink", instanceid.ID(inst.ID), testProject, w.network, w.dest)
 		want[name] = strings.Join([]string{w.network, w.dest, strconv.Itoa(int(w.prio)), w.tags, w.hop,
-			"vpclink:v1 instance=fwd-1 zone=" + testZone + " group=fwd agent=test"}, " | ")
+			"vpclink:v1 instance=fwd-1 zone=" + testZone + " group=fwd project=" + testProject + " agent=test"}, " | ")
 	}
 	got := map[string]string{}
 	for _, rt := range e.fake.Routes(testProject) {
@@ -90,7 +91,7 @@ func TestBootAnnounceThenDrain(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &st); err != nil {
 		t.Fatalf("/status: %v: %s", err, body)
 	}
-	if !st.Ready || st.Phase != PhaseServing || st.Instance.Name != "fwd-1" || st.Instance.ID != strconv.FormatUint(inst.ID, 10) ||
+	if !st.Ready || st.Phase != PhaseServing || st.Instance.Name != "fwd-1" || st.Instance.ID != instanceid.ID(inst.ID) ||
 		len(st.Routes) != 3 || st.DataPlane == nil {
 		t.Errorf("/status when serving: %s", body)
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -12,12 +11,13 @@ import (
 	"github.com/vpclink/vpclink/internal/agentapi"
 )
 
-// Handler serves /healthz, /readyz, /status and /metrics.
+// Handler serves /healthz, /readyz, /status, /peer-probe and /metrics.
 func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.serveHealthz)
 	mux.HandleFunc("GET /readyz", a.serveReadyz)
 	mux.HandleFunc("GET /status", a.serveStatus)
+	mux.Handle("GET /peer-probe", newPeerProbe(a.opt.Identity, a.opt.Config.Health.Port, nil))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.gatherer, promhttp.HandlerOpts{}))
 	return mux
 }
@@ -38,7 +38,7 @@ func (a *Agent) Status() agentapi.Status {
 	a.mu.Unlock()
 	id := a.opt.Identity
 	s := agentapi.Status{
-		Instance: agentapi.Instance{Name: id.Name, ID: strconv.FormatUint(id.ID, 10), Zone: id.Zone, Project: id.Project},
+		Instance: agentapi.Instance{Name: id.Name, ID: id.ID, Zone: id.Zone, Project: id.Project},
 		Ready:    a.Ready(),
 		Routes:   statusRoutes(a.wanted),
 		Phase:    phase,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vpclink/vpclink/internal/gce"
 	"github.com/vpclink/vpclink/internal/gcefake"
+	"github.com/vpclink/vpclink/internal/instanceid"
 	"github.com/vpclink/vpclink/internal/naming"
 )
 
@@ -37,7 +38,7 @@ func names(routes []gce.Route) []string {
 // new id) the new agent inserts its routes, and only once they are DONE
 // deletes the old incarnation's; another forwarder's routes stay.
 func TestRecreatedInstanceReplacesOldIncarnation(t *testing.T) {
-	e := newEnv(t, gcefake.Options{OpLatency: 30 * time.Millisecond})
+	e := newEnv(t, gcefake.Options{OpLatency: gcefake.Fixed(30 * time.Millisecond)})
 	old := e.createInstance("fwd-1", testConfig)
 	other := e.createInstance("fwd-2", testConfig)
 	oldAgent := e.agentFor(old, nil, nil)
@@ -56,7 +57,7 @@ func TestRecreatedInstanceReplacesOldIncarnation(t *testing.T) {
 	// A route of this id for a range the config no longer names.
 	dropped := a.Wanted()[0]
 	dropped.DestRange = "10.77.0.0/16"
-	dropped.Name = naming.RouteName("vpclink", inst.ID, testProject, "vpc-a", dropped.DestRange)
+	dropped.Name = naming.RouteName("vpclink", instanceid.ID(inst.ID), testProject, "vpc-a", dropped.DestRange)
 	e.insertAll([]gce.Route{dropped})
 
 	r := start(a)
@@ -133,7 +134,7 @@ func TestRestartFindsItsRoutes(t *testing.T) {
 // and drain, the agent still announces everything and withdraws
 // everything.
 func TestFaultsConverge(t *testing.T) {
-	e := newEnv(t, gcefake.Options{OpLatency: 10 * time.Millisecond})
+	e := newEnv(t, gcefake.Options{OpLatency: gcefake.Fixed(10 * time.Millisecond)})
 	inst := e.createInstance("fwd-1", testConfig)
 	a := e.agentFor(inst, e.newTestDataPlane(inst, testConfig), nil)
 	e.fake.SetFault(gcefake.AllMethods, gcefake.Fault{Rate: 0.3, Codes: []int{503}})
@@ -219,14 +220,14 @@ func TestStopTimeoutCutsGrace(t *testing.T) {
 // TestWithdrawOnly: the one-shot deletes every route of this id, the
 // wanted ones and any other owned one, and leaves other instances' routes.
 func TestWithdrawOnly(t *testing.T) {
-	e := newEnv(t, gcefake.Options{OpLatency: 20 * time.Millisecond})
+	e := newEnv(t, gcefake.Options{OpLatency: gcefake.Fixed(20 * time.Millisecond)})
 	inst := e.createInstance("fwd-1", testConfig)
 	other := e.createInstance("fwd-2", testConfig)
 	a := e.agentFor(inst, nil, nil)
 	otherAgent := e.agentFor(other, nil, nil)
 	extra := a.Wanted()[0]
 	extra.DestRange = "10.77.0.0/16"
-	extra.Name = naming.RouteName("vpclink", inst.ID, testProject, "vpc-a", extra.DestRange)
+	extra.Name = naming.RouteName("vpclink", instanceid.ID(inst.ID), testProject, "vpc-a", extra.DestRange)
 	e.insertAll(append(a.Wanted(), extra))
 	e.insertAll(otherAgent.Wanted())
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
@@ -243,7 +244,7 @@ func TestWithdrawOnly(t *testing.T) {
 // (other priority and tags, same name) is deleted and re-inserted as the
 // config now says; a missing one is inserted.
 func TestChangedRouteReplaced(t *testing.T) {
-	e := newEnv(t, gcefake.Options{OpLatency: 10 * time.Millisecond})
+	e := newEnv(t, gcefake.Options{OpLatency: gcefake.Fixed(10 * time.Millisecond)})
 	inst := e.createInstance("fwd-1", testConfig)
 	a := e.agentFor(inst, e.newTestDataPlane(inst, testConfig), nil)
 	old := a.Wanted()[0]

@@ -5,6 +5,8 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"go.uber.org/zap"
+
+	"github.com/vpclink/vpclink/internal/logging"
 )
 
 // notifier speaks sd_notify through go-systemd. Without NOTIFY_SOCKET every
@@ -21,7 +23,7 @@ func newNotifier(log *zap.Logger) *notifier {
 	n := &notifier{log: log}
 	d, err := daemon.SdWatchdogEnabled(false)
 	if err != nil {
-		log.Warn("systemd watchdog settings unreadable, watchdog pings off", zap.Error(err))
+		log.Warn("systemd watchdog settings unreadable, watchdog pings off", logging.Err(err))
 	}
 	n.watchdog = d
 	return n
@@ -30,7 +32,7 @@ func newNotifier(log *zap.Logger) *notifier {
 // send writes one or more newline-separated assignments in one datagram.
 func (n *notifier) send(state string) {
 	if _, err := daemon.SdNotify(false, state); err != nil {
-		n.log.Warn("systemd notify failed", zap.String("op", "notify"), zap.String("state", state), zap.Error(err))
+		n.log.Warn("systemd notify failed", logging.Op("notify"), logging.State(state), logging.Err(err))
 	}
 }
 

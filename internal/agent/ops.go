@@ -10,9 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/vpclink/vpclink/internal/gce"
+	"github.com/vpclink/vpclink/internal/logging"
 	"github.com/vpclink/vpclink/internal/naming"
 )
 
@@ -78,8 +77,8 @@ func (a *Agent) retryOp(callCtx context.Context, stop <-chan struct{}, sem chan 
 			return nil
 		}
 		wait := a.opt.Backoff.delay(attempt)
-		a.log.Warn("route operation failed, retrying", zap.String("op", op.op), zap.String("route", op.name),
-			zap.Int("attempt", attempt+1), zap.Duration("retry_in", wait), zap.Error(err))
+		a.log.Warn("route operation failed, retrying", logging.Op(op.op), logging.Route(op.name),
+			logging.Attempt(attempt+1), logging.RetryIn(wait), logging.Err(err))
 		if !pause(callCtx, stop, wait) {
 			return err
 		}
@@ -98,7 +97,7 @@ func (a *Agent) call(ctx context.Context, op routeOp) error {
 		return fmt.Errorf("route %s: %s: %w", op.name, op.op, err)
 	}
 	a.metrics.routeOps.WithLabelValues(op.op, "ok").Inc()
-	a.log.Info("route operation done", zap.String("op", op.op), zap.String("route", op.name), zap.Duration("duration", took))
+	a.log.Info("route operation done", logging.Op(op.op), logging.Route(op.name), logging.Duration(took))
 	return nil
 }
 
@@ -212,7 +211,7 @@ func (a *Agent) reconcileOwned(ctx context.Context) error {
 		case !ok:
 			ops = append(ops, a.insertOps([]gce.Route{w})...)
 		case differs(w, h):
-			a.log.Info("route differs from the config, replacing", zap.String("op", "replace"), zap.String("route", w.Name))
+			a.log.Info("route differs from the config, replacing", logging.Op("replace"), logging.Route(w.Name))
 			ops = append(ops, routeOp{op: "replace", name: w.Name, do: func(ctx context.Context) error {
 				if err := a.opt.Routes.Delete(ctx, w.Project, w.Name); err != nil {
 					return err
@@ -225,7 +224,7 @@ func (a *Agent) reconcileOwned(ctx context.Context) error {
 		return err // stale routes go only once every wanted one is in place
 	}
 	for _, r := range stale {
-		a.log.Info("removing stale route", zap.String("op", "delete"), zap.String("route", r.Name))
+		a.log.Info("removing stale route", logging.Op("delete"), logging.Route(r.Name))
 	}
 	return a.callAll(ctx, a.deleteOps(stale))
 }
@@ -288,8 +287,8 @@ func (a *Agent) retryPass(ctx context.Context, stop <-chan struct{}, what string
 			return nil
 		}
 		wait := a.opt.Backoff.delay(attempt)
-		a.log.Warn(what+" failed, retrying", zap.String("op", what), zap.Int("attempt", attempt+1),
-			zap.Duration("retry_in", wait), zap.Error(err))
+		a.log.Warn(what+" failed, retrying", logging.Op(what), logging.Attempt(attempt+1),
+			logging.RetryIn(wait), logging.Err(err))
 		if !pause(ctx, stop, wait) {
 			return err
 		}

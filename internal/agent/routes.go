@@ -41,7 +41,7 @@ func WantedRoutes(cfg config.Agent, id gce.Identity, group, version string) ([]g
 	cfg.Routes = slices.Clone(cfg.Routes) // SetDefaults must not write through to the caller's
 	cfg.SetDefaults()
 	prefix := cfg.RoutePrefix
-	marker := naming.Marker{Instance: id.Name, Zone: id.Zone, Group: group, Agent: version}
+	marker := naming.Marker{Instance: id.Name, Zone: id.Zone, Group: group, Project: id.Project, Agent: version}
 	var routes []gce.Route
 	var errs []error
 	for i, spec := range cfg.Routes {

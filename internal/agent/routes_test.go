@@ -35,9 +35,9 @@ func TestWantedRoutes(t *testing.T) {
 			strings.Join(r.Tags, ","), r.NextHopInstance + r.NextHopIP, r.Description}, " | "))
 	}
 	want := []string{
-		naming.RouteName("vpclink", 4242, "proj", "vpc-a", "10.19.16.0/20") + " | proj | vpc-a | 10.19.16.0/20 | t1 | " + testIdentity.InstanceURL() + " | vpclink:v1 instance=fwd-1 zone=us-central1-a group=fwd agent=v1.2.3",
-		naming.RouteName("vpclink", 4242, "proj", "vpc-a", "10.19.32.0/20") + " | proj | vpc-a | 10.19.32.0/20 | t1 | " + testIdentity.InstanceURL() + " | vpclink:v1 instance=fwd-1 zone=us-central1-a group=fwd agent=v1.2.3",
-		naming.RouteName("vpclink", 4242, "host", "vpc-b", "10.0.0.0/16") + " | host | vpc-b | 10.0.0.0/16 |  | 10.0.3.5 | vpclink:v1 instance=fwd-1 zone=us-central1-a group=fwd agent=v1.2.3",
+		naming.RouteName("vpclink", 4242, "proj", "vpc-a", "10.19.16.0/20") + " | proj | vpc-a | 10.19.16.0/20 | t1 | " + testIdentity.InstanceURL() + " | vpclink:v1 instance=fwd-1 zone=us-central1-a group=fwd project=proj agent=v1.2.3",
+		naming.RouteName("vpclink", 4242, "proj", "vpc-a", "10.19.32.0/20") + " | proj | vpc-a | 10.19.32.0/20 | t1 | " + testIdentity.InstanceURL() + " | vpclink:v1 instance=fwd-1 zone=us-central1-a group=fwd project=proj agent=v1.2.3",
+		naming.RouteName("vpclink", 4242, "host", "vpc-b", "10.0.0.0/16") + " | host | vpc-b | 10.0.0.0/16 |  | 10.0.3.5 | vpclink:v1 instance=fwd-1 zone=us-central1-a group=fwd project=proj agent=v1.2.3",
 	}
 	// WantedRoutes sorts by name.
 	wantSorted := map[string]bool{}

@@ -3,6 +3,8 @@
 // are a contract (DESIGN.md): add fields, never rename or re-purpose one.
 package agentapi
 
+import "github.com/vpclink/vpclink/internal/instanceid"
+
 // Status is the body of the agent's GET /status.
 type Status struct {
 	Instance  Instance        `json:"instance"`
@@ -15,10 +17,10 @@ type Status struct {
 
 // Instance is the forwarder's identity from the metadata server.
 type Instance struct {
-	Name    string `json:"name"`
-	ID      string `json:"id"` // decimal, as GCE writes ids
-	Zone    string `json:"zone"`
-	Project string `json:"project"`
+	Name    string        `json:"name"`
+	ID      instanceid.ID `json:"id"` // a JSON string, as GCE writes ids
+	Zone    string        `json:"zone"`
+	Project string        `json:"project"`
 }
 
 // Route is one GCE route the forwarder wants to exist.

@@ -93,3 +93,12 @@ type Probe struct {
 	Failures  int      `json:"failures"`  // default 3
 	Successes int      `json:"successes"` // default 2
 }
+
+// GroupNames lists the groups' names in config order.
+func (r Reconciler) GroupNames() []string {
+	names := make([]string, len(r.Groups))
+	for i, g := range r.Groups {
+		names[i] = g.Name
+	}
+	return names
+}

@@ -46,6 +46,7 @@ import (
 	"github.com/vpclink/vpclink/internal/agentapi"
 	"github.com/vpclink/vpclink/internal/config"
 	"github.com/vpclink/vpclink/internal/kernel"
+	"github.com/vpclink/vpclink/internal/logging"
 	"github.com/vpclink/vpclink/internal/policy"
 )
 
@@ -184,7 +185,7 @@ func (kp *Keeper) Run(ctx context.Context) error {
 	subDelay := retryFirst
 	events, err := kp.k.Subscribe(ctx)
 	if err != nil {
-		kp.log.Warn("netlink subscribe failed", zap.String("op", "subscribe"), zap.Error(err))
+		kp.log.Warn("netlink subscribe failed", logging.Op("subscribe"), logging.Err(err))
 		resubscribe.Reset(subDelay)
 	}
 	pass(CauseStartup, nil)
@@ -200,13 +201,13 @@ func (kp *Keeper) Run(ctx context.Context) error {
 				if ctx.Err() != nil {
 					return nil
 				}
-				kp.log.Warn("netlink monitor closed; subscribing again", zap.String("op", "subscribe"),
-					zap.Duration("duration", subDelay))
+				kp.log.Warn("netlink monitor closed; subscribing again", logging.Op("subscribe"),
+					logging.Duration(subDelay))
 				resubscribe.Reset(subDelay)
 				continue
 			}
 			if ev.Err != nil {
-				kp.log.Warn("netlink monitor failed", zap.String("op", "subscribe"), zap.Error(ev.Err))
+				kp.log.Warn("netlink monitor failed", logging.Op("subscribe"), logging.Err(ev.Err))
 			}
 			if len(pending) == 0 {
 				debounce.Reset(kp.cfg.Debounce)
@@ -220,7 +221,7 @@ func (kp *Keeper) Run(ctx context.Context) error {
 			events, err = kp.k.Subscribe(ctx)
 			if err != nil {
 				subDelay = min(subDelay*2, resubscribeMax)
-				kp.log.Warn("netlink subscribe failed", zap.String("op", "subscribe"), zap.Error(err))
+				kp.log.Warn("netlink subscribe failed", logging.Op("subscribe"), logging.Err(err))
 				resubscribe.Reset(subDelay)
 				continue
 			}

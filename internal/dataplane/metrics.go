@@ -3,6 +3,8 @@ package dataplane
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+
+	"github.com/vpclink/vpclink/internal/logging"
 )
 
 type metrics struct {
@@ -37,7 +39,7 @@ func newMetrics(reg prometheus.Registerer, log *zap.Logger) *metrics {
 	}
 	for _, c := range []prometheus.Collector{m.repairs, m.errors, m.ready, m.passDuration} {
 		if err := reg.Register(c); err != nil {
-			log.Warn("metric not registered", zap.String("op", "metrics"), zap.Error(err))
+			log.Warn("metric not registered", logging.Op("metrics"), logging.Err(err))
 		}
 	}
 	return m

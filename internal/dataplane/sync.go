@@ -9,6 +9,7 @@ import (
 
 	"github.com/vpclink/vpclink/internal/agentapi"
 	"github.com/vpclink/vpclink/internal/kernel"
+	"github.com/vpclink/vpclink/internal/logging"
 	"github.com/vpclink/vpclink/internal/policy"
 )
 
@@ -43,10 +44,10 @@ func (kp *Keeper) sync(cause string, events map[string]bool) bool {
 			applyErr = errors.Join(applyErr, err)
 		}
 		repair = &agentapi.Repair{Time: time.Now().UTC().Format(time.RFC3339Nano), Cause: cause, Fixed: fixed}
-		fields := []zap.Field{zap.String("op", "repair"), zap.String("cause", cause),
-			zap.Strings("fixed", fixed), zap.Duration("duration", time.Since(start))}
+		fields := []zap.Field{logging.Op("repair"), logging.Cause(cause),
+			logging.Fixed(fixed), logging.Duration(time.Since(start))}
 		if applyErr != nil {
-			kp.log.Warn("data plane repair incomplete", append(fields, zap.Error(applyErr))...)
+			kp.log.Warn("data plane repair incomplete", append(fields, logging.Err(applyErr))...)
 		} else {
 			kp.log.Info("data plane repaired", fields...)
 		}
@@ -160,7 +161,7 @@ func eventCause(events map[string]bool, c policy.Changes) string {
 // failed records a pass that could not read the kernel or plan.
 func (kp *Keeper) failed(cause string, err error) {
 	kp.metrics.errors.Inc()
-	kp.log.Warn("data plane pass failed", zap.String("op", "sync"), zap.String("cause", cause), zap.Error(err))
+	kp.log.Warn("data plane pass failed", logging.Op("sync"), logging.Cause(cause), logging.Err(err))
 	kp.mu.Lock()
 	wanted, actual := kp.wanted, kp.actual
 	kp.mu.Unlock()
@@ -179,8 +180,8 @@ func (kp *Keeper) noteIncomplete(planErr error) {
 	}
 	kp.incomplete = reason
 	if reason == "" {
-		kp.log.Info("data plane complete", zap.String("op", "plan"))
+		kp.log.Info("data plane complete", logging.Op("plan"))
 		return
 	}
-	kp.log.Info("data plane incomplete", zap.String("op", "plan"), zap.String("err", reason))
+	kp.log.Info("data plane incomplete", logging.Op("plan"), logging.ErrText(reason))
 }

@@ -10,6 +10,8 @@ import (
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/api/iterator"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/vpclink/vpclink/internal/instanceid"
 )
 
 type groupsAPI struct {
@@ -153,10 +155,11 @@ func managedInstanceFromProto(p *computepb.ManagedInstance) ManagedInstance {
 	}
 	return ManagedInstance{
 		Name:          name,
-		ID:            p.GetId(),
+		ID:            instanceid.ID(p.GetId()),
 		Zone:          segmentAfter(url, "zones"),
 		URL:           url,
 		Status:        p.GetInstanceStatus(),
 		CurrentAction: p.GetCurrentAction(),
+		Template:      p.GetVersion().GetInstanceTemplate(),
 	}
 }

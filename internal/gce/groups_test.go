@@ -9,6 +9,7 @@ import (
 
 	"github.com/vpclink/vpclink/internal/gce"
 	"github.com/vpclink/vpclink/internal/gcefake"
+	"github.com/vpclink/vpclink/internal/instanceid"
 )
 
 var fwdNICs = []gcefake.NICSpec{
@@ -22,7 +23,7 @@ func TestGroupsZonalAndRegional(t *testing.T) {
 		{Project: project, Name: "fwd-r", Region: "us-central1"},
 	} {
 		t.Run(g.String(), func(t *testing.T) {
-			e := newEnv(t, gcefake.Options{OpLatency: 50 * time.Millisecond})
+			e := newEnv(t, gcefake.Options{OpLatency: gcefake.Fixed(50 * time.Millisecond)})
 			if err := e.fake.CreateGroup(gcefake.GroupSpec{
 				Project: g.Project, Name: g.Name, Zone: g.Zone, Region: g.Region, TargetSize: 3, NICs: fwdNICs,
 			}); err != nil {
@@ -37,7 +38,7 @@ func TestGroupsZonalAndRegional(t *testing.T) {
 			zones := map[string]bool{}
 			for _, mi := range members {
 				in, ok := byName[mi.Name]
-				if !ok || mi.ID != in.ID || mi.Zone != in.Zone || mi.Status != "RUNNING" || mi.CurrentAction != "NONE" ||
+				if !ok || mi.ID != instanceid.ID(in.ID) || mi.Zone != in.Zone || mi.Status != "RUNNING" || mi.CurrentAction != "NONE" ||
 					mi.URL != hopURLIn(in.Zone, in.Name) {
 					t.Errorf("managed instance %+v does not match fake instance %+v", mi, in)
 				}

@@ -11,6 +11,8 @@ import (
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/api/iterator"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/vpclink/vpclink/internal/instanceid"
 )
 
 type instancesAPI struct {
@@ -50,12 +52,13 @@ func (a *instancesAPI) Get(ctx context.Context, project, zone, name string) (Ins
 func instanceFromProto(p *computepb.Instance) Instance {
 	in := Instance{
 		Name:              p.GetName(),
-		ID:                p.GetId(),
+		ID:                instanceid.ID(p.GetId()),
 		Zone:              lastSegment(p.GetZone()),
 		SelfLink:          p.GetSelfLink(),
 		Status:            p.GetStatus(),
 		CreationTimestamp: parseTimestamp(p.GetCreationTimestamp()),
 	}
+	in.Metadata, in.MetadataFingerprint = metadataFromProto(p.GetMetadata())
 	for i, nic := range p.GetNetworkInterfaces() {
 		in.NICs = append(in.NICs, NIC{Index: nicIndex(nic.GetName(), i), Network: nic.GetNetwork(), IP: nic.GetNetworkIP()})
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/vpclink/vpclink/internal/gce"
 	"github.com/vpclink/vpclink/internal/gcefake"
+	"github.com/vpclink/vpclink/internal/instanceid"
 )
 
 func TestInstancesListAndGet(t *testing.T) {
@@ -50,7 +51,7 @@ func TestInstancesListAndGet(t *testing.T) {
 
 func checkInstance(t *testing.T, got gce.Instance, want gcefake.Instance) {
 	t.Helper()
-	if got.ID != want.ID || got.Zone != zone || got.Status != "RUNNING" {
+	if got.ID != instanceid.ID(want.ID) || got.Zone != zone || got.Status != "RUNNING" {
 		t.Errorf("%s: id/zone/status = %d/%s/%s, want %d/%s/RUNNING", got.Name, got.ID, got.Zone, got.Status, want.ID, zone)
 	}
 	if !strings.HasSuffix(got.SelfLink, "/projects/"+project+"/zones/"+zone+"/instances/"+got.Name) {

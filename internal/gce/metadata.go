@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/compute/metadata"
+
+	"github.com/vpclink/vpclink/internal/instanceid"
 )
 
 // maxNICs is GCE's limit of network interfaces per instance; Identity stops
@@ -65,7 +67,7 @@ func (m *metadataAPI) Identity(ctx context.Context) (Identity, error) {
 	if err != nil {
 		return Identity{}, err
 	}
-	if id.ID, err = strconv.ParseUint(rawID, 10, 64); err != nil {
+	if id.ID, err = instanceid.Parse(rawID); err != nil {
 		return Identity{}, fmt.Errorf("metadata instance/id %q: %w", rawID, err)
 	}
 	for i := 0; i < maxNICs; i++ {

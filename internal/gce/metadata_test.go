@@ -7,6 +7,7 @@ import (
 
 	"github.com/vpclink/vpclink/internal/gce"
 	"github.com/vpclink/vpclink/internal/gcefake"
+	"github.com/vpclink/vpclink/internal/instanceid"
 )
 
 func TestMetadataIdentityNICsAndConfig(t *testing.T) {
@@ -23,7 +24,7 @@ func TestMetadataIdentityNICsAndConfig(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: Identity: %v", in.Name, err)
 		}
-		if id.Name != in.Name || id.ID != in.ID || id.Zone != zone || id.Project != project {
+		if id.Name != in.Name || id.ID != instanceid.ID(in.ID) || id.Zone != zone || id.Project != project {
 			t.Errorf("Identity = %s/%d/%s/%s, want %s/%d/%s/%s",
 				id.Name, id.ID, id.Zone, id.Project, in.Name, in.ID, zone, project)
 		}

@@ -10,9 +10,10 @@ import (
 
 	compute "cloud.google.com/go/compute/apiv1"
 	"cloud.google.com/go/compute/apiv1/computepb"
-	"go.uber.org/zap"
 	"google.golang.org/api/iterator"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/vpclink/vpclink/internal/logging"
 )
 
 // listPageSize is the largest page GCE serves; fewer pages, fewer calls.
@@ -75,14 +76,14 @@ func (a *routesAPI) Insert(ctx context.Context, r Route) error {
 		err = a.wait(ctx, op)
 	}
 	if IsAlreadyExists(err) {
-		a.log.Debug("route exists", zap.String("op", "routes.insert"), zap.String("route", r.Name))
+		a.log.Debug("route exists", logging.Op("routes.insert"), logging.Route(r.Name))
 		err = nil
 	}
 	if err != nil {
 		return fmt.Errorf("route %s: insert: %w", r.Name, err)
 	}
-	a.log.Debug("route inserted", zap.String("op", "routes.insert"), zap.String("route", r.Name),
-		zap.Duration("duration", time.Since(start)))
+	a.log.Debug("route inserted", logging.Op("routes.insert"), logging.Route(r.Name),
+		logging.Duration(time.Since(start)))
 	return nil
 }
 
@@ -105,8 +106,8 @@ func (a *routesAPI) Delete(ctx context.Context, project, name string) error {
 	if err != nil {
 		return fmt.Errorf("route %s: delete: %w", name, err)
 	}
-	a.log.Debug("route deleted", zap.String("op", "routes.delete"), zap.String("route", name),
-		zap.Duration("duration", time.Since(start)))
+	a.log.Debug("route deleted", logging.Op("routes.delete"), logging.Route(name),
+		logging.Duration(time.Since(start)))
 	return nil
 }
 

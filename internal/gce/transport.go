@@ -14,6 +14,8 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+
+	"github.com/vpclink/vpclink/internal/logging"
 )
 
 // methodKey carries the API method name ("routes.insert") from a wrapper
@@ -58,8 +60,8 @@ func newRetryingTransport(p retryPolicy, m *metrics, log *zap.Logger) (rt http.R
 	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
 	rc.RequestLogHook = func(_ retryablehttp.Logger, req *http.Request, attempt int) {
 		if attempt > 0 {
-			log.Info("retry", zap.String("op", "gce.retry"), zap.String("method", methodOf(req.Context())),
-				zap.Int("attempt", attempt))
+			log.Info("retry", logging.Op("gce.retry"), logging.Method(methodOf(req.Context())),
+				logging.Attempt(attempt))
 		}
 	}
 	return &retryablehttp.RoundTripper{Client: rc}, base.CloseIdleConnections

@@ -10,6 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+
+	"github.com/vpclink/vpclink/internal/logging"
 )
 
 // Target is one thing to probe.
@@ -245,19 +247,17 @@ func (m *Monitor) probeOnce(ctx context.Context, t *target, started time.Time) {
 		return
 	}
 
-	c := Change{Key: t.key, From: prev, To: next.Verdict, At: started}
+	c := Change{Key: t.key, From: prev, To: next.Verdict, At: started,
+		Failures: next.ConsecutiveFailures, Successes: next.ConsecutiveSuccesses}
 	if next.Verdict == Unhealthy {
 		c.Err = next.LastError
 	}
-	m.log.Info("probe verdict changed",
-		zap.String("op", "probe"), zap.String("instance", t.key), zap.String("url", t.url),
-		zap.Stringer("from", prev), zap.Stringer("to", next.Verdict), zap.String("err", c.Err),
-		zap.Int("failures", next.ConsecutiveFailures), zap.Int("successes", next.ConsecutiveSuccesses))
+	// The consumer logs the change: it knows what the key stands for.
 	select {
 	case m.changes <- c:
 	default:
 		m.metrics.dropped.Inc()
 		m.log.Warn("probe verdict change dropped: Changes channel full",
-			zap.String("op", "probe"), zap.String("instance", t.key), zap.Stringer("to", next.Verdict))
+			logging.Op("probe"), logging.Target(t.key), logging.To(next.Verdict.String()))
 	}
 }

@@ -60,6 +60,8 @@ type Change struct {
 	From, To Verdict
 	At       time.Time
 	Err      string // the failure that made it Unhealthy; empty otherwise
+	// Failures and Successes are the consecutive counts at the change.
+	Failures, Successes int
 }
 
 // observe returns the state after one probe result at time at, and whether

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vpclink/vpclink/internal/gcefake"
+	"github.com/vpclink/vpclink/internal/instanceid"
 	"github.com/vpclink/vpclink/internal/naming"
 )
 
@@ -44,7 +45,7 @@ func (e *env) autoheal(ctx context.Context) error {
 	}
 	var urls []string
 	for _, m := range mis {
-		if in, ok := e.fake.Instance(Project, m.Zone, m.Name); ok && in.Panicked && in.ID == m.ID {
+		if in, ok := e.fake.Instance(Project, m.Zone, m.Name); ok && in.Panicked && instanceid.ID(in.ID) == m.ID {
 			urls = append(urls, m.URL)
 			e.printf("autoheal: recreating panicked %s", m.Name)
 		}
@@ -135,10 +136,10 @@ func (e *env) timeToRouting(since time.Time) (times []time.Duration, notRouted i
 // routesLeft counts owned routes of incarnations that are not a healthy
 // member now: what a shutdown or the reconciler should have deleted.
 func (e *env) routesLeft() int {
-	live := map[uint64]bool{}
+	live := map[instanceid.ID]bool{}
 	for _, m := range e.members() {
 		if m.Status == gcefake.StatusRunning && !m.Panicked {
-			live[m.ID] = true
+			live[instanceid.ID(m.ID)] = true
 		}
 	}
 	left := 0

@@ -4,10 +4,12 @@
 // incarnation of one VM, the description marker proves vpclink made it.
 //
 //	name:        <prefix>-<instance id>-<first 8 hex of sha256("<project>/<network name>/<destRange>")>
-//	description: vpclink:v1 instance=<name> zone=<zone> group=<group> agent=<version>
+//	description: vpclink:v1 instance=<name> zone=<zone> group=<group> project=<instance's project> agent=<version>
 //
 // Readers ignore marker keys they do not know, so a later v1 writer may add
-// keys; changing the meaning of a key needs a new vpclink:vN token.
+// keys; changing the meaning of a key needs a new vpclink:vN token. project=
+// came with the second release: markers without it are from older agents, and
+// readers place such routes by their next hop instead.
 package naming
 
 import (
@@ -16,8 +18,9 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
+
+	"github.com/vpclink/vpclink/internal/instanceid"
 )
 
 // MarkerToken opens every description vpclink writes.
@@ -73,13 +76,13 @@ func NetworkName(network string) string {
 
 // RouteName returns the deterministic name of the route that instance id
 // announces for destRange on network. The prefix must pass ValidatePrefix.
-func RouteName(prefix string, instanceID uint64, project, network, destRange string) string {
-	return prefix + "-" + strconv.FormatUint(instanceID, 10) + "-" + RangeHash(project, network, destRange)
+func RouteName(prefix string, instanceID instanceid.ID, project, network, destRange string) string {
+	return prefix + "-" + instanceID.String() + "-" + RangeHash(project, network, destRange)
 }
 
 // ParsedName is a route name taken apart.
 type ParsedName struct {
-	InstanceID uint64
+	InstanceID instanceid.ID
 	Hash       string
 }
 
@@ -97,8 +100,8 @@ func ParseName(prefix, name string) (ParsedName, error) {
 	if !ok || len(hash) != hashLen || !isLowerHex(hash) {
 		return ParsedName{}, fmt.Errorf("route name %q: want %s-<instance id>-<%d hex digits>", name, prefix, hashLen)
 	}
-	id, err := strconv.ParseUint(idText, 10, 64)
-	if err != nil || idText != strconv.FormatUint(id, 10) {
+	id, err := instanceid.Parse(idText)
+	if err != nil {
 		return ParsedName{}, fmt.Errorf("route name %q: instance id %q is not a decimal number", name, idText)
 	}
 	return ParsedName{InstanceID: id, Hash: hash}, nil
@@ -118,14 +121,15 @@ type Marker struct {
 	Instance string
 	Zone     string
 	Group    string
+	Project  string // the instance's project; empty in markers of older agents
 	Agent    string // version of the writer
 }
 
 // Description renders the marker. Empty values are written as "-" so that
 // every key is always present and the field split stays unambiguous.
 func (m Marker) Description() string {
-	return fmt.Sprintf("%s instance=%s zone=%s group=%s agent=%s",
-		MarkerToken, orDash(m.Instance), orDash(m.Zone), orDash(m.Group), orDash(m.Agent))
+	return fmt.Sprintf("%s instance=%s zone=%s group=%s project=%s agent=%s",
+		MarkerToken, orDash(m.Instance), orDash(m.Zone), orDash(m.Group), orDash(m.Project), orDash(m.Agent))
 }
 
 func orDash(s string) string {
@@ -163,6 +167,8 @@ func ParseDescription(desc string) (Marker, error) {
 			m.Zone = v
 		case "group":
 			m.Group = v
+		case "project":
+			m.Project = v
 		case "agent":
 			m.Agent = v
 		}

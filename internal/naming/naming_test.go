@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/vpclink/vpclink/internal/instanceid"
 )
 
 var gceName = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
@@ -37,12 +39,12 @@ func TestNamesAlwaysValid(t *testing.T) {
 			t.Fatalf("ValidatePrefix(%q): %v", p, err)
 		}
 		for _, id := range ids {
-			n := RouteName(p, id, "proj", "net", "10.0.0.0/24")
+			n := RouteName(p, instanceid.ID(id), "proj", "net", "10.0.0.0/24")
 			if !gceName.MatchString(n) || len(n) > MaxNameLen {
 				t.Errorf("RouteName(%q, %d) = %q (len %d) is not a GCE name", p, id, n, len(n))
 			}
 			parsed, err := ParseName(p, n)
-			if err != nil || parsed.InstanceID != id {
+			if err != nil || parsed.InstanceID != instanceid.ID(id) {
 				t.Errorf("ParseName(%q) = %+v, %v; want id %d", n, parsed, err, id)
 			}
 		}
@@ -70,9 +72,9 @@ func TestParseNameRejectsForeign(t *testing.T) {
 }
 
 func TestDescriptionRoundTrip(t *testing.T) {
-	m := Marker{Instance: "fwd-abcd", Zone: "us-central1-a", Group: "fwd", Agent: "v0.1.0"}
+	m := Marker{Instance: "fwd-abcd", Zone: "us-central1-a", Group: "fwd", Project: "p-1", Agent: "v0.1.0"}
 	d := m.Description()
-	if d != "vpclink:v1 instance=fwd-abcd zone=us-central1-a group=fwd agent=v0.1.0" {
+	if d != "vpclink:v1 instance=fwd-abcd zone=us-central1-a group=fwd project=p-1 agent=v0.1.0" {
 		t.Fatalf("Description = %q", d)
 	}
 	got, err := ParseDescription(d + " future=yes")
@@ -82,6 +84,16 @@ func TestDescriptionRoundTrip(t *testing.T) {
 	empty, err := ParseDescription(Marker{}.Description())
 	if err != nil || empty != (Marker{}) {
 		t.Fatalf("empty marker round trip = %+v, %v", empty, err)
+	}
+}
+
+// Markers of the first release have no project=: readers take them, with
+// Project empty, and place the route by its next hop.
+func TestParseDescriptionFirstRelease(t *testing.T) {
+	got, err := ParseDescription("vpclink:v1 instance=fwd-abcd zone=us-central1-a group=fwd agent=v0.1.0")
+	want := Marker{Instance: "fwd-abcd", Zone: "us-central1-a", Group: "fwd", Agent: "v0.1.0"}
+	if err != nil || got != want {
+		t.Fatalf("ParseDescription = %+v, %v; want %+v", got, err, want)
 	}
 }
 

@@ -9,9 +9,9 @@ import (
 	"sync"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/vpclink/vpclink/internal/agentapi"
+	"github.com/vpclink/vpclink/internal/instanceid"
+	"github.com/vpclink/vpclink/internal/logging"
 )
 
 // statusCache holds the /status of healthy forwarders by instance id. An
@@ -21,7 +21,7 @@ import (
 type statusCache struct {
 	mu      sync.Mutex
 	ttl     time.Duration
-	entries map[uint64]cachedStatus
+	entries map[instanceid.ID]cachedStatus
 }
 
 type cachedStatus struct {
@@ -30,10 +30,10 @@ type cachedStatus struct {
 }
 
 func newStatusCache(ttl time.Duration) *statusCache {
-	return &statusCache{ttl: ttl, entries: map[uint64]cachedStatus{}}
+	return &statusCache{ttl: ttl, entries: map[instanceid.ID]cachedStatus{}}
 }
 
-func (c *statusCache) get(id uint64, now time.Time) (agentapi.Status, bool) {
+func (c *statusCache) get(id instanceid.ID, now time.Time) (agentapi.Status, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[id]
@@ -43,20 +43,20 @@ func (c *statusCache) get(id uint64, now time.Time) (agentapi.Status, bool) {
 	return e.status, true
 }
 
-func (c *statusCache) put(id uint64, st agentapi.Status, now time.Time) {
+func (c *statusCache) put(id instanceid.ID, st agentapi.Status, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.entries[id] = cachedStatus{status: st, fetched: now}
 }
 
-func (c *statusCache) forget(id uint64) {
+func (c *statusCache) forget(id instanceid.ID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.entries, id)
 }
 
 // keep drops every entry whose id is not in live.
-func (c *statusCache) keep(live map[uint64]bool) {
+func (c *statusCache) keep(live map[instanceid.ID]bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for id := range c.entries {
@@ -68,7 +68,7 @@ func (c *statusCache) keep(live map[uint64]bool) {
 
 // statusTarget is a forwarder whose /status the pass wants.
 type statusTarget struct {
-	id   uint64
+	id   instanceid.ID
 	name string
 	url  string
 }
@@ -86,7 +86,7 @@ func (r *Reconciler) fetchStatuses(ctx context.Context, targets []statusTarget) 
 			defer func() { <-sem; wg.Done() }()
 			st, err := r.fetchStatus(ctx, t.url)
 			if err != nil {
-				r.log.Warn("agent status unavailable", zap.String("op", "status"), zap.String("instance", t.name), zap.String("url", t.url), zap.Error(err))
+				r.log.Warn("agent status unavailable", logging.Op("status"), logging.Instance(t.name), logging.URL(t.url), logging.Err(err))
 				return
 			}
 			r.cache.put(t.id, st, time.Now())

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vpclink/vpclink/internal/gce"
+	"github.com/vpclink/vpclink/internal/logging"
 	"github.com/vpclink/vpclink/internal/routeplan"
 )
 
@@ -96,14 +97,14 @@ func (r *Reconciler) do(ctx context.Context, o *Outcome) {
 	o.Done = time.Now()
 	o.Duration = o.Done.Sub(start)
 	fields := []zap.Field{
-		zap.String("op", string(a.Op)), zap.String("route", a.Route.Name), zap.String("instance", a.Instance),
-		zap.Uint64("instanceId", a.InstanceID), zap.String("group", a.Group), zap.String("destRange", a.Route.DestRange),
-		zap.String("evidence", string(a.Evidence)), zap.String("reason", a.Reason), zap.Duration("duration", o.Duration),
+		logging.Op(string(a.Op)), logging.Route(a.Route.Name), logging.Instance(a.Instance),
+		logging.InstanceID(a.InstanceID), logging.Group(a.Group), logging.DestRange(a.Route.DestRange),
+		logging.Evidence(string(a.Evidence)), logging.Reason(a.Reason), logging.Duration(o.Duration),
 	}
 	if err != nil {
 		o.Err = fmt.Errorf("route %s: %s: %w", a.Route.Name, a.Op, err)
 		r.metrics.operations.WithLabelValues(string(a.Op), "error").Inc()
-		r.log.Warn("route operation failed, retrying next round", append(fields, zap.Error(o.Err))...)
+		r.log.Warn("route operation failed, retrying next round", append(fields, logging.Err(o.Err))...)
 		return
 	}
 	r.metrics.operations.WithLabelValues(string(a.Op), "ok").Inc()

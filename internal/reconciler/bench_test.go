@@ -18,6 +18,7 @@ import (
 	"github.com/vpclink/vpclink/internal/config"
 	"github.com/vpclink/vpclink/internal/gce"
 	"github.com/vpclink/vpclink/internal/gcefake"
+	"github.com/vpclink/vpclink/internal/instanceid"
 	"github.com/vpclink/vpclink/internal/naming"
 )
 
@@ -80,16 +81,16 @@ func BenchmarkPass1000x10(b *testing.B) {
 			b.Fatal(err)
 		}
 		healthy := 0
-		for _, f := range rep.Plan.Forwarders {
+		for _, f := range rep.Decision.Forwarders {
 			if f.State == "healthy" {
 				healthy++
 			}
 		}
-		if healthy == forwarders && len(rep.Plan.Actions) == 0 {
+		if healthy == forwarders && len(rep.Decision.Actions) == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("warm-up: %d of %d healthy, %d actions", healthy, forwarders, len(rep.Plan.Actions))
+			b.Fatalf("warm-up: %d of %d healthy, %d actions", healthy, forwarders, len(rep.Decision.Actions))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -140,7 +141,7 @@ func waitRunning(b *testing.B, fake *gcefake.Server, n int) []gcefake.Instance {
 // insertDirect inserts an owned route through the fake's handler without a
 // network round trip (setup only; the measured passes use real HTTP).
 func insertDirect(b *testing.B, fake *gcefake.Server, in gcefake.Instance, dest string) {
-	name := naming.RouteName(testPrefix, in.ID, testProject, "vpc-a", dest)
+	name := naming.RouteName(testPrefix, instanceid.ID(in.ID), testProject, "vpc-a", dest)
 	body, _ := json.Marshal(map[string]any{
 		"name": name, "network": "global/networks/vpc-a", "destRange": dest, "priority": 900,
 		"nextHopInstance": "projects/" + testProject + "/zones/" + in.Zone + "/instances/" + in.Name,
@@ -166,13 +167,13 @@ type agentFarm struct {
 func newAgentFarm(insts []gcefake.Instance, ranges []string) *agentFarm {
 	f := &agentFarm{statuses: map[string][]byte{}}
 	for _, in := range insts {
-		id := strconv.FormatUint(in.ID, 10)
+		id := instanceid.ID(in.ID)
 		st := agentapi.Status{Instance: agentapi.Instance{Name: in.Name, ID: id, Zone: in.Zone, Project: testProject}, Ready: true}
 		for _, r := range ranges {
-			st.Routes = append(st.Routes, agentapi.Route{Name: naming.RouteName(testPrefix, in.ID, testProject, "vpc-a", r),
+			st.Routes = append(st.Routes, agentapi.Route{Name: naming.RouteName(testPrefix, instanceid.ID(in.ID), testProject, "vpc-a", r),
 				Project: testProject, Network: "vpc-a", DestRange: r, Priority: 900})
 		}
-		f.statuses[id], _ = json.Marshal(st)
+		f.statuses[id.String()], _ = json.Marshal(st)
 	}
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, what, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
@@ -192,7 +193,7 @@ func newAgentFarm(insts []gcefake.Instance, ranges []string) *agentFarm {
 }
 
 func (f *agentFarm) url(inst gce.Instance) string {
-	return f.srv.URL + "/" + strconv.FormatUint(inst.ID, 10)
+	return f.srv.URL + "/" + inst.ID.String()
 }
 
 func (f *agentFarm) statusReads() int {

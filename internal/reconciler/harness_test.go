@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +19,7 @@ import (
 	"github.com/vpclink/vpclink/internal/config"
 	"github.com/vpclink/vpclink/internal/gce"
 	"github.com/vpclink/vpclink/internal/gcefake"
+	"github.com/vpclink/vpclink/internal/instanceid"
 	"github.com/vpclink/vpclink/internal/logging"
 	"github.com/vpclink/vpclink/internal/naming"
 )
@@ -54,7 +54,7 @@ type fakeAgent struct {
 
 func (a *fakeAgent) status() agentapi.Status {
 	st := agentapi.Status{
-		Instance: agentapi.Instance{Name: a.inst.Name, ID: strconv.FormatUint(a.inst.ID, 10), Zone: a.inst.Zone, Project: testProject},
+		Instance: agentapi.Instance{Name: a.inst.Name, ID: instanceid.ID(a.inst.ID), Zone: a.inst.Zone, Project: testProject},
 		Ready:    a.mode.Load() == agentReady, Phase: "serving",
 	}
 	for _, r := range wantedRanges {
@@ -94,14 +94,14 @@ type harness struct {
 	cfg     config.Reconciler
 
 	mu     sync.Mutex
-	agents map[uint64]*fakeAgent // by instance id
+	agents map[instanceid.ID]*fakeAgent // by instance id
 }
 
 func newHarness(t *testing.T, size int) *harness {
 	t.Helper()
-	fake := gcefake.New(gcefake.Options{OpLatency: 20 * time.Millisecond})
+	fake := gcefake.New(gcefake.Options{OpLatency: gcefake.Fixed(20 * time.Millisecond)})
 	srv := httptest.NewServer(fake)
-	h := &harness{t: t, fake: fake, agents: map[uint64]*fakeAgent{}}
+	h := &harness{t: t, fake: fake, agents: map[instanceid.ID]*fakeAgent{}}
 	t.Cleanup(func() {
 		srv.Close()
 		fake.Close()
@@ -183,7 +183,7 @@ func (h *harness) instances() []gce.Instance {
 func (h *harness) instances0() gce.Instance {
 	h.t.Helper()
 	for _, in := range h.fake.Instances() {
-		return gce.Instance{Name: in.Name, ID: in.ID, Zone: in.Zone}
+		return gce.Instance{Name: in.Name, ID: instanceid.ID(in.ID), Zone: in.Zone}
 	}
 	h.t.Fatal("no instances")
 	return gce.Instance{}
@@ -227,7 +227,7 @@ func (h *harness) announce() {
 
 func (h *harness) groupOf(inst gce.Instance) string {
 	for _, in := range h.fake.Instances() {
-		if in.ID == inst.ID {
+		if instanceid.ID(in.ID) == inst.ID {
 			return in.Group
 		}
 	}
@@ -241,7 +241,7 @@ func (h *harness) insertForeignRoutes(target gce.Instance) []string {
 	h.t.Helper()
 	routes := []gce.Route{
 		{Name: naming.RouteName(testPrefix, target.ID, testProject, "vpc-a", "10.19.48.0/20"), Description: "made by hand, prefix only"},
-		{Name: "other-system-" + strconv.FormatUint(target.ID, 10), Description: "not vpclink"},
+		{Name: "other-system-" + target.ID.String(), Description: "not vpclink"},
 	}
 	var names []string
 	for _, r := range routes {
@@ -264,11 +264,11 @@ func (h *harness) routeNames() map[string]bool {
 }
 
 // routesOf returns the live owned routes (name and marker) of instance id.
-func (h *harness) routesOf(id uint64) []string {
+func (h *harness) routesOf(id instanceid.ID) []string {
 	var out []string
 	for _, r := range h.fake.Routes(testProject) {
 		name := r.GetName()
-		if naming.IsOwned(testPrefix, name, r.GetDescription()) && strings.HasPrefix(name, testPrefix+"-"+strconv.FormatUint(id, 10)+"-") {
+		if naming.IsOwned(testPrefix, name, r.GetDescription()) && strings.HasPrefix(name, testPrefix+"-"+id.String()+"-") {
 			out = append(out, name)
 		}
 	}

@@ -3,7 +3,6 @@ package reconciler
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -72,7 +71,7 @@ type ForwarderDoc struct {
 
 // StatusDocument renders a report as /status serves it.
 func StatusDocument(rep Report) StatusDoc {
-	p := rep.Plan
+	p := rep.Decision
 	doc := StatusDoc{
 		FailStatic: FailStaticDoc{Engaged: p.FailStatic.Engaged, Reason: p.FailStatic.Reason, Groups: p.FailStatic.Groups},
 		Forwarders: []ForwarderDoc{},
@@ -83,7 +82,7 @@ func StatusDocument(rep Report) StatusDoc {
 			routes = []string{}
 		}
 		doc.Forwarders = append(doc.Forwarders, ForwarderDoc{
-			Group: f.Group, Instance: f.Name, ID: strconv.FormatUint(f.ID, 10), Zone: f.Zone, IP: f.IP,
+			Group: f.Group, Instance: f.Name, ID: f.ID.String(), Zone: f.Zone, IP: f.IP,
 			Status: f.Status, Action: f.Action, Health: string(f.Health), State: string(f.State),
 			Evidence: f.Evidence, Created: f.Created, Routes: routes,
 		})

@@ -44,6 +44,8 @@ import (
 	"github.com/vpclink/vpclink/internal/config"
 	"github.com/vpclink/vpclink/internal/gce"
 	"github.com/vpclink/vpclink/internal/health"
+	"github.com/vpclink/vpclink/internal/instanceid"
+	"github.com/vpclink/vpclink/internal/logging"
 	"github.com/vpclink/vpclink/internal/routeplan"
 )
 
@@ -135,7 +137,7 @@ func New(o Options) (*Reconciler, error) {
 		Timeout:   cfg.Probe.Timeout.Duration,
 		Failures:  cfg.Probe.Failures,
 		Successes: cfg.Probe.Successes,
-	}, o.Prober, o.Registerer, o.Log.With(zap.String("component", "health")))
+	}, o.Prober, o.Registerer, o.Log.With(logging.Component("health")))
 	return &Reconciler{
 		opts: o, cfg: cfg, api: o.API, log: o.Log, monitor: mon,
 		metrics: newMetrics(o.Registerer), cache: newStatusCache(o.StatusTTL),
@@ -163,7 +165,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		if err := r.monitor.Run(ctx); err != nil && ctx.Err() == nil {
-			r.log.Error("health monitor stopped", zap.Error(err))
+			r.log.Error("health monitor stopped", logging.Err(err))
 		}
 	}()
 	trigger := make(chan struct{}, 1)
@@ -201,11 +203,13 @@ func (r *Reconciler) watchVerdicts(ctx context.Context, trigger chan<- struct{})
 			if !ok {
 				return
 			}
-			if id, err := strconv.ParseUint(c.Key, 10, 64); err == nil {
+			id, err := instanceid.Parse(c.Key)
+			if err == nil {
 				r.cache.forget(id)
 			}
-			r.log.Info("forwarder verdict changed", zap.String("op", "probe"), zap.String("instanceId", c.Key),
-				zap.String("from", c.From.String()), zap.String("to", c.To.String()), zap.String("err", c.Err))
+			r.log.Info("forwarder verdict changed", logging.Op("probe"), logging.InstanceID(id),
+				logging.From(c.From.String()), logging.To(c.To.String()), logging.ErrText(c.Err),
+				logging.Failures(c.Failures), logging.Successes(c.Successes))
 			select {
 			case trigger <- struct{}{}:
 			default: // a pass is already due
@@ -217,10 +221,12 @@ func (r *Reconciler) watchVerdicts(ctx context.Context, trigger chan<- struct{})
 // planInputs is a pass's snapshot turned into routeplan input, plus what
 // the pass needs to act on the plan.
 type planInputs struct {
-	in       routeplan.Input
-	states   map[string]health.State
-	byID     map[uint64]gce.Instance
-	statusOf map[uint64]statusTarget
+	in routeplan.Input
+	// states are the monitor's, keyed by instance id: the monitor's string
+	// keys are converted here, once.
+	states   map[instanceid.ID]health.State
+	byID     map[instanceid.ID]gce.Instance
+	statusOf map[instanceid.ID]statusTarget
 }
 
 // prepare feeds the monitor the snapshot's forwarders and assembles the
@@ -228,22 +234,22 @@ type planInputs struct {
 // /status of Healthy forwarders that have none cached.
 func (r *Reconciler) prepare(ctx context.Context, snap Snapshot, now time.Time) planInputs {
 	pi := planInputs{
-		byID:     make(map[uint64]gce.Instance, len(snap.Instances)),
-		statusOf: map[uint64]statusTarget{},
+		byID:     make(map[instanceid.ID]gce.Instance, len(snap.Instances)),
+		statusOf: map[instanceid.ID]statusTarget{},
 	}
 	members := map[string]bool{}
 	for _, m := range snap.Members {
 		members[m.Managed.Zone+"/"+m.Managed.Name] = true
 	}
 	var targets []health.Target
-	live := map[uint64]bool{}
+	live := map[instanceid.ID]bool{}
 	for _, inst := range snap.Instances {
 		pi.byID[inst.ID] = inst
 		if !members[inst.Zone+"/"+inst.Name] || inst.Status != "RUNNING" || nic0(inst) == "" {
 			continue
 		}
 		base := r.opts.ForwarderURL(inst)
-		key := strconv.FormatUint(inst.ID, 10)
+		key := inst.ID.String()
 		targets = append(targets, health.Target{Key: key, URL: base + r.cfg.Probe.Path})
 		pi.statusOf[inst.ID] = statusTarget{id: inst.ID, name: inst.Name, url: base + "/status"}
 		live[inst.ID] = true
@@ -251,15 +257,11 @@ func (r *Reconciler) prepare(ctx context.Context, snap Snapshot, now time.Time) 
 	r.monitor.SetTargets(targets)
 	r.cache.keep(live)
 
-	pi.states = r.monitor.States()
-	probes := make(map[uint64]routeplan.Probe, len(pi.states))
+	pi.states = statesByID(r.monitor.States())
+	probes := make(map[instanceid.ID]routeplan.Probe, len(pi.states))
 	var missing []statusTarget
-	wanted := map[uint64]agentapi.Status{}
-	for key, s := range pi.states {
-		id, err := strconv.ParseUint(key, 10, 64)
-		if err != nil {
-			continue
-		}
+	wanted := map[instanceid.ID]agentapi.Status{}
+	for id, s := range pi.states {
 		probes[id] = probeOf(s)
 		if s.Verdict != health.Healthy {
 			continue
@@ -284,6 +286,18 @@ func (r *Reconciler) prepare(ctx context.Context, snap Snapshot, now time.Time) 
 		Probes: probes, Wanted: wanted,
 	}
 	return pi
+}
+
+// statesByID converts the monitor's keys, which the reconciler sets to
+// instance ids (prepare), back to ids.
+func statesByID(states map[string]health.State) map[instanceid.ID]health.State {
+	out := make(map[instanceid.ID]health.State, len(states))
+	for key, s := range states {
+		if id, err := instanceid.Parse(key); err == nil {
+			out[id] = s
+		}
+	}
+	return out
 }
 
 func probeOf(s health.State) routeplan.Probe {

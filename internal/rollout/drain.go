@@ -23,11 +23,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/vpclink/vpclink/internal/gce"
+	"github.com/vpclink/vpclink/internal/instanceid"
 	"github.com/vpclink/vpclink/internal/naming"
 )
 
@@ -79,8 +79,8 @@ func (o *Ops) projects(instanceProject string) []string {
 }
 
 // ownedRoutes lists the owned routes of instance id in every route project.
-func (o *Ops) ownedRoutes(ctx context.Context, instanceProject string, id uint64) ([]gce.Route, error) {
-	namePrefix := o.RoutePrefix + "-" + strconv.FormatUint(id, 10) + "-"
+func (o *Ops) ownedRoutes(ctx context.Context, instanceProject string, id instanceid.ID) ([]gce.Route, error) {
+	namePrefix := o.RoutePrefix + "-" + id.String() + "-"
 	var out []gce.Route
 	for _, p := range o.projects(instanceProject) {
 		routes, err := o.Routes.List(ctx, p, namePrefix)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vpclink/vpclink/internal/gce"
+	"github.com/vpclink/vpclink/internal/instanceid"
 )
 
 // Rollout replaces the forwarders of group g one at a time: drain (routes
@@ -72,7 +73,7 @@ func (o *Ops) replace(ctx context.Context, g gce.GroupRef, m gce.ManagedInstance
 
 // waitRunning waits until the group's member name is a new incarnation (an
 // id other than oldID) that is RUNNING with no MIG action pending.
-func (o *Ops) waitRunning(ctx context.Context, g gce.GroupRef, zone, name string, oldID uint64) (gce.Instance, error) {
+func (o *Ops) waitRunning(ctx context.Context, g gce.GroupRef, zone, name string, oldID instanceid.ID) (gce.Instance, error) {
 	var lastErr error
 	for {
 		members, err := o.Groups.ListManagedInstances(ctx, g)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vpclink/vpclink/internal/gce"
 	"github.com/vpclink/vpclink/internal/gcefake"
+	"github.com/vpclink/vpclink/internal/instanceid"
 	"github.com/vpclink/vpclink/internal/naming"
 )
 
@@ -30,7 +31,7 @@ type announcer struct {
 
 func routeFor(inst gcefake.Instance, dest string) gce.Route {
 	return gce.Route{
-		Name:            naming.RouteName(prefix, inst.ID, project, "vpc-a", dest),
+		Name:            naming.RouteName(prefix, instanceid.ID(inst.ID), project, "vpc-a", dest),
 		Project:         project,
 		Network:         "vpc-a",
 		DestRange:       dest,
@@ -53,7 +54,7 @@ func (a *announcer) Stopping(ctx context.Context, inst gcefake.Instance) {
 func setup(t *testing.T) (*gcefake.Server, *gce.Clients, *announcer) {
 	t.Helper()
 	ann := &announcer{t: t}
-	fake := gcefake.New(gcefake.Options{OpLatency: 50 * time.Millisecond, BootDelay: 50 * time.Millisecond, Lifecycle: ann})
+	fake := gcefake.New(gcefake.Options{OpLatency: gcefake.Fixed(50 * time.Millisecond), BootDelay: 50 * time.Millisecond, Lifecycle: ann})
 	srv := httptest.NewServer(fake)
 	t.Cleanup(func() { srv.Close(); fake.Close() })
 	clients, err := gce.NewClients(context.Background(), gce.ClientOptions{Endpoint: srv.URL + "/", OpPoll: 20 * time.Millisecond})
@@ -156,7 +157,7 @@ func TestRolloutReplacesEveryForwarderInTurn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	oldIDs := map[uint64]bool{before[0].ID: true, before[1].ID: true}
+	oldIDs := map[instanceid.ID]bool{before[0].ID: true, before[1].ID: true}
 	for _, m := range after {
 		if oldIDs[m.ID] || m.Status != "RUNNING" {
 			t.Errorf("after rollout %s id %d %s: want a new incarnation RUNNING", m.Name, m.ID, m.Status)

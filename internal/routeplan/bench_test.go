@@ -3,6 +3,8 @@ package routeplan
 import (
 	"fmt"
 	"testing"
+
+	"github.com/vpclink/vpclink/internal/instanceid"
 )
 
 // BenchmarkCompute1000x10 is the pure planning cost of one steady pass over
@@ -15,7 +17,7 @@ func BenchmarkCompute1000x10(b *testing.B) {
 	for i := range 10 {
 		wants = append(wants, fmt.Sprintf("10.19.%d.0/24", i))
 	}
-	for id := uint64(1); id <= 1000; id++ {
+	for id := instanceid.ID(1); id <= 1000; id++ {
 		fws = append(fws, fw{name: fmt.Sprintf("fwd-%d", id), id: id, verdict: Healthy, wants: wants})
 		for _, w := range wants {
 			routes = append(routes, fmt.Sprintf("%d %s", id, w))

@@ -11,6 +11,7 @@ import (
 	"github.com/vpclink/vpclink/internal/agentapi"
 	"github.com/vpclink/vpclink/internal/config"
 	"github.com/vpclink/vpclink/internal/gce"
+	"github.com/vpclink/vpclink/internal/instanceid"
 	"github.com/vpclink/vpclink/internal/naming"
 )
 
@@ -30,10 +31,10 @@ const (
 type fw struct {
 	group       string // default "fwd"
 	name        string
-	id          uint64
+	id          instanceid.ID
 	status      string // default RUNNING; "-" = no instance row (MIG still creating)
 	action      string // default NONE
-	verdict     Verdict
+	verdict     Health
 	fails       int
 	everOK      *bool         // default: verdict == Healthy
 	everHealthy *bool         // default: verdict == Healthy
@@ -73,8 +74,8 @@ func (f fw) zone() string {
 
 // build turns the case tables into an Input.
 func build(cfg config.Reconciler, fws []fw, routes []string) Input {
-	in := Input{Config: cfg, Now: now, Writer: "test", Probes: map[uint64]Probe{}, Wanted: map[uint64]agentapi.Status{}}
-	byID := map[uint64]fw{}
+	in := Input{Config: cfg, Now: now, Writer: "test", Probes: map[instanceid.ID]Probe{}, Wanted: map[instanceid.ID]agentapi.Status{}}
+	byID := map[instanceid.ID]fw{}
 	for _, f := range fws {
 		if f.group == "" {
 			f.group = "fwd"
@@ -128,7 +129,7 @@ func build(cfg config.Reconciler, fws []fw, routes []string) Input {
 }
 
 func statusFor(f fw, z string) agentapi.Status {
-	st := agentapi.Status{Instance: agentapi.Instance{Name: f.name, ID: strconv.FormatUint(f.id, 10), Zone: z, Project: project}, Ready: true}
+	st := agentapi.Status{Instance: agentapi.Instance{Name: f.name, ID: f.id, Zone: z, Project: project}, Ready: true}
 	for _, w := range f.wants {
 		fields := strings.Fields(w)
 		r := agentapi.Route{Project: project, Network: "vpc-a", DestRange: fields[0], Priority: 900, NextHop: selfLink(z, f.name)}
@@ -160,17 +161,17 @@ func statusFor(f fw, z string) agentapi.Status {
 
 // routeFor builds a route from "<id> <destRange> [instance] [group=G] [zone=Z]",
 // "nomarker <id> <destRange>" (prefix, no marker) or "other <name>".
-func routeFor(spec string, byID map[uint64]fw) gce.Route {
+func routeFor(spec string, byID map[instanceid.ID]fw) gce.Route {
 	fields := strings.Fields(spec)
 	switch fields[0] {
 	case "other":
 		return gce.Route{Name: fields[1], Project: project, Network: "vpc-a", DestRange: "10.19.16.0/20", Description: "made by hand"}
 	case "nomarker":
-		id, _ := strconv.ParseUint(fields[1], 10, 64)
+		id, _ := instanceid.Parse(fields[1])
 		return gce.Route{Name: naming.RouteName(prefix, id, project, "vpc-a", fields[2]), Project: project,
 			Network: "vpc-a", DestRange: fields[2], Description: "vpclink route made by hand"}
 	}
-	id, _ := strconv.ParseUint(fields[0], 10, 64)
+	id, _ := instanceid.Parse(fields[0])
 	dest := fields[1]
 	f, known := byID[id]
 	name, group, z := "gone-"+fields[0], "fwd", zone
@@ -200,7 +201,7 @@ func routeFor(spec string, byID map[uint64]fw) gce.Route {
 }
 
 // render writes actions as "<op> <id> <destRange> <evidence>[ after <id>]".
-func render(p Plan) []string {
+func render(p Decision) []string {
 	var out []string
 	for _, a := range p.Actions {
 		s := fmt.Sprintf("%s %d %s %s", a.Op, a.InstanceID, a.Route.DestRange, a.Evidence)
@@ -213,7 +214,7 @@ func render(p Plan) []string {
 	return out
 }
 
-func check(t *testing.T, p Plan, want []string, wantFailStatic bool) {
+func check(t *testing.T, p Decision, want []string, wantFailStatic bool) {
 	t.Helper()
 	got := render(p)
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -485,10 +486,10 @@ func TestRestore(t *testing.T) {
 		{
 			name: "/status from another incarnation or not ready: nothing",
 			fws: []fw{
-				{name: "a", id: 1, verdict: Healthy, raw: &agentapi.Status{Instance: agentapi.Instance{Name: "a", ID: "7"}, Ready: true,
+				{name: "a", id: 1, verdict: Healthy, raw: &agentapi.Status{Instance: agentapi.Instance{Name: "a", ID: 7}, Ready: true,
 					Routes: []agentapi.Route{{Name: naming.RouteName(prefix, 7, project, "vpc-a", "10.19.16.0/20"), Network: "vpc-a", DestRange: "10.19.16.0/20", Priority: 900}}}},
-				{name: "b", id: 2, verdict: Healthy, raw: &agentapi.Status{Instance: agentapi.Instance{Name: "b", ID: "2"}, Ready: false}},
-				{name: "c", id: 3, verdict: Healthy, raw: &agentapi.Status{Instance: agentapi.Instance{Name: "c", ID: "3"}, Ready: true, Phase: "draining"}},
+				{name: "b", id: 2, verdict: Healthy, raw: &agentapi.Status{Instance: agentapi.Instance{Name: "b", ID: 2}, Ready: false}},
+				{name: "c", id: 3, verdict: Healthy, raw: &agentapi.Status{Instance: agentapi.Instance{Name: "c", ID: 3}, Ready: true, Phase: "draining"}},
 			},
 			rejected: []string{"/status is from instance a id 7", "not ready", "draining"},
 		},
