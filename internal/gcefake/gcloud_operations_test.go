@@ -11,7 +11,7 @@ import (
 )
 
 func TestOperationListsByScopeAndAggregated(t *testing.T) {
-	s, ts := newFake(t, Options{OpLatency: time.Hour})
+	s, ts := newFake(t, Options{OpLatency: Fixed(time.Hour)})
 	gcloudGroups(t, s)
 	mustInstance(t, s, "vm-1")
 	ctx := ctxT(t)

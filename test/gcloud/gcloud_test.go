@@ -184,7 +184,7 @@ func lab(t *testing.T, fake *gcefake.Server) {
 func TestGcloudLooksAtALab(t *testing.T) {
 	// Operations take 300 ms, so gcloud waits on them; members take 4 s to
 	// boot, so wait-until finds an unstable group and has to poll.
-	fake, c := newCLI(t, gcefake.Options{OpLatency: 300 * time.Millisecond, BootDelay: 4 * time.Second})
+	fake, c := newCLI(t, gcefake.Options{OpLatency: gcefake.Fixed(300 * time.Millisecond), BootDelay: 4 * time.Second})
 	lab(t, fake)
 	base := "https://www.googleapis.com/compute/v1/projects/" + project
 
