@@ -95,12 +95,31 @@ func (s *Server) registerControl() {
 	})
 	s.mux.HandleFunc("POST /_fake/op-latency", func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
-			Latency duration `json:"latency"`
+			Method  string  `json:"method"`
+			Latency Latency `json:"latency"`
 		}
 		if decode(w, r, &body) {
-			s.SetOpLatency(time.Duration(body.Latency))
+			if body.Method == "" {
+				body.Method = AllMethods
+			}
+			s.SetOpLatency(body.Method, body.Latency)
 			reply(w, nil, nil)
 		}
+	})
+	s.mux.HandleFunc("POST /_fake/propagation", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Latency Latency `json:"latency"`
+		}
+		if decode(w, r, &body) {
+			s.SetPropagation(body.Latency)
+			reply(w, nil, nil)
+		}
+	})
+	s.mux.HandleFunc("GET /_fake/operations-log", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.OperationLog())
+	})
+	s.mux.HandleFunc("GET /_fake/effective-log", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.EffectiveLog())
 	})
 	s.mux.HandleFunc("POST /_fake/quota", func(w http.ResponseWriter, r *http.Request) {
 		var body struct {

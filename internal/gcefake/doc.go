@@ -34,13 +34,30 @@
 //
 // # Operations
 //
-// Mutations return an operation that is PENDING, RUNNING after half the op
-// latency and DONE after all of it (at once when the latency is 0). A route
-// insert or delete takes effect when its operation turns DONE; errors found
-// then (route quota: 403 QUOTA_EXCEEDED) appear on the operation as
-// error.errors[] plus httpErrorStatusCode/httpErrorMessage, which makes the
-// client's op.Wait return an error. MIG resize/recreate/delete act at once
-// (the MIG accepts the request) and their operation completes later.
+// Mutations return an operation that is PENDING, RUNNING after half its
+// latency and DONE after all of it (at once when the latency is 0). Each
+// operation draws its latency from a Latency (D, or MIN..MAX uniform): the
+// default Options.OpLatency, or SetOpLatency's per-method override. GCE
+// documents operations as asynchronous ("Handling API responses": poll
+// until DONE) and publishes no latency figure; the lab's profiles state the
+// range they choose. A route insert or delete takes effect in the API when
+// its operation turns DONE; errors found then (route quota: 403
+// QUOTA_EXCEEDED) appear on the operation as error.errors[] plus
+// httpErrorStatusCode/httpErrorMessage, which makes the client's op.Wait
+// return an error. MIG resize/recreate/delete act at once (the MIG accepts
+// the request) and their operation completes later. OperationLog keeps
+// every operation: method, target, issue and DONE times, actual latency,
+// error.
+//
+// # Propagation
+//
+// The data plane lags the API by Options.Propagation (SetPropagation): a
+// route whose insert is DONE is programmed, and carries traffic, only after
+// a propagation draw; a route whose delete is DONE keeps carrying traffic
+// for another draw. Source: the VPC routes overview
+// (cloud.google.com/vpc/docs/routes) says route changes reach the VMs'
+// controllers "by using an eventually consistent design", with no figure. EffectiveLog records each route's
+// effective on/off changes as the data plane sees them.
 //
 // # Instances, groups and effective routes
 //
@@ -57,7 +74,7 @@
 // DeleteInstance) never call the Lifecycle hooks; DeleteInstance of a member
 // makes its group create a replacement, as a MIG keeps its target size.
 //
-// A route is effective (EffectiveRoutes) once its insert is DONE and while
+// A route is effective (EffectiveRoutes) once it is programmed and while
 // its next hop is RUNNING, plus RouteGrace after the hop left RUNNING (even
 // once removed). Next hops resolve by name (instance) or by address on the
 // route's network (nextHopIp), so a route survives a recreate of its
@@ -100,7 +117,10 @@
 //	POST   /_fake/groups                                  GroupSpec
 //	POST   /_fake/faults                                  {"method":"routes.list","rate":0.5,"codes":[429,503]}
 //	POST   /_fake/latency                                 {"method":"*","latency":"200ms"}
-//	POST   /_fake/op-latency                              {"latency":"2s"}
+//	POST   /_fake/op-latency                              {"method":"routes.delete","latency":"5s..20s"} (method default "*")
+//	POST   /_fake/propagation                             {"latency":"1s..3s"}
+//	GET    /_fake/operations-log                          []OperationRecord
+//	GET    /_fake/effective-log                           []EffectiveChange
 //	POST   /_fake/quota                                   {"project":"p","network":"vpc-a","limit":10}
 //	GET    /_fake/effective-routes                        []EffectiveRoute
 //	GET    /_fake/routes/{project}                        RouteList (protojson)
@@ -109,6 +129,6 @@
 //	GET    /_fake/watch                                   JSON lines {"instances":[...],"effectiveRoutes":[...]}:
 //	                                                      the state now, then after every change
 //
-// Durations are Go strings ("1.5s") or seconds. Errors are {"error":"..."}
+// Durations are Go strings ("1.5s") or seconds; latencies also "MIN..MAX". Errors are {"error":"..."}
 // with 404 (not found) or 400.
 package gcefake

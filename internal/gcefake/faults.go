@@ -1,6 +1,7 @@
 package gcefake
 
 import (
+	"context"
 	"maps"
 	"net/http"
 	"time"
@@ -94,6 +95,15 @@ func (s *Server) api(method string, h http.HandlerFunc) http.HandlerFunc {
 			writeError(w, fail)
 			return
 		}
-		h(w, r)
+		h(w, r.WithContext(context.WithValue(r.Context(), methodKey{}, method)))
 	}
+}
+
+// methodKey keys the called method's name in a request's context.
+type methodKey struct{}
+
+// methodOf returns the method name api recorded for r ("" outside api).
+func methodOf(r *http.Request) string {
+	m, _ := r.Context().Value(methodKey{}).(string)
+	return m
 }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"time"
 
@@ -14,12 +15,37 @@ import (
 )
 
 // routeEntry is a route from the moment its insert is accepted. It is
-// visible (get, list, effective) only once live, i.e. once the insert
-// operation is DONE, and gone once the delete operation is DONE.
+// visible (get, list) only once live, i.e. once the insert operation is
+// DONE, and gone from the API once the delete operation is DONE. The data
+// plane lags both: the route is programmed a propagation delay after its
+// insert is DONE and unprogrammed a propagation delay after its delete is
+// DONE (meanwhile it sits in its project's fading list).
 type routeEntry struct {
-	pb       *computepb.Route // canonical stored form, without warnings
-	live     bool
-	deleting bool
+	pb           *computepb.Route // canonical stored form, without warnings
+	live         bool
+	deleting     bool
+	programmed   time.Time // data plane uses it from then on; zero until its insert is DONE
+	unprogrammed time.Time // data plane stops using it then; zero until its delete is DONE
+}
+
+// programmedAt reports whether the data plane uses the route at now (next
+// hop aside).
+func (e *routeEntry) programmedAt(now time.Time) bool {
+	return !e.programmed.IsZero() && !now.Before(e.programmed) &&
+		(e.unprogrammed.IsZero() || now.Before(e.unprogrammed))
+}
+
+// propagateLocked draws a propagation delay and returns when it ends,
+// telling subscribers then. Source: the VPC routes overview
+// (cloud.google.com/vpc/docs/routes): added and deleted routes reach the VM
+// controllers through "an eventually consistent design"; no figure is
+// published, so the delay is the configured Propagation.
+func (s *Server) propagateLocked(now time.Time) time.Time {
+	d := s.propagate.Draw(s.rng)
+	if d > 0 {
+		s.afterFunc(d, s.notifyLocked)
+	}
+	return now.Add(d)
 }
 
 var resourceName = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
@@ -123,7 +149,7 @@ func (s *Server) handleRouteInsert(w http.ResponseWriter, r *http.Request) {
 	e := &routeEntry{pb: rt}
 	p.routes[name] = e
 	p.sorted = nil
-	op := s.startOpLocked(opScope{project: project}, "insert", rt.GetSelfLink(), rt.GetId(), func() *apiError {
+	op := s.startOpLocked(opScope{project: project}, methodOf(r), "insert", name, rt.GetSelfLink(), rt.GetId(), func() *apiError {
 		if p.routes[name] != e {
 			return nil
 		}
@@ -134,6 +160,7 @@ func (s *Server) handleRouteInsert(w http.ResponseWriter, r *http.Request) {
 				"Quota 'ROUTES' exceeded. Limit: " + itoa(limit) + " globally."}
 		}
 		e.live = true
+		e.programmed = s.propagateLocked(time.Now())
 		return nil
 	})
 	s.rememberLocked(r, op)
@@ -314,13 +341,28 @@ func (s *Server) handleRouteDelete(w http.ResponseWriter, r *http.Request) {
 	// A second delete while the first is pending gets its own operation
 	// that completes with the first one's effect.
 	e.deleting = true
-	op := s.startOpLocked(opScope{project: project}, "delete", e.pb.GetSelfLink(), e.pb.GetId(), func() *apiError {
+	op := s.startOpLocked(opScope{project: project}, methodOf(r), "delete", name, e.pb.GetSelfLink(), e.pb.GetId(), func() *apiError {
 		if p.routes[name] == e {
 			delete(p.routes, name)
 			p.sorted = nil
+			s.fadeLocked(p, e)
 		}
 		return nil
 	})
 	s.rememberLocked(r, op)
 	writeProto(w, op.pb)
+}
+
+// fadeLocked keeps a deleted route programmed until its propagation delay
+// ends, then forgets it.
+func (s *Server) fadeLocked(p *project, e *routeEntry) {
+	e.live = false
+	e.unprogrammed = s.propagateLocked(time.Now())
+	if !e.unprogrammed.After(time.Now()) {
+		return
+	}
+	p.fading = append(p.fading, e)
+	s.afterFunc(time.Until(e.unprogrammed), func() {
+		p.fading = slices.DeleteFunc(p.fading, func(f *routeEntry) bool { return f == e })
+	})
 }

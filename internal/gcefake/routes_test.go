@@ -111,7 +111,7 @@ func TestRouteInsertRejectsBadInput(t *testing.T) {
 }
 
 func TestRouteOperationIsAsynchronous(t *testing.T) {
-	s, ts := newFake(t, Options{OpLatency: 300 * time.Millisecond})
+	s, ts := newFake(t, Options{OpLatency: Fixed(300 * time.Millisecond)})
 	mustInstance(t, s, "fwd-1")
 	c := routesClient(t, ts)
 	ctx := ctxT(t)
@@ -200,7 +200,7 @@ func seedRoutes(s *Server, prefix string, n int) {
 		r, _ := canonicalRoute(proj, testRoute(fmt.Sprintf("%s-%05d", prefix, i), fmt.Sprintf("10.%d.%d.0/24", i/256, i%256)))
 		r.Id = proto.Uint64(s.newIDLocked())
 		r.CreationTimestamp = proto.String(rfc3339(time.Now()))
-		p.routes[r.GetName()] = &routeEntry{pb: r, live: true}
+		p.routes[r.GetName()] = &routeEntry{pb: r, live: true, programmed: time.Now()}
 		p.sorted = nil
 	}
 }
@@ -275,7 +275,7 @@ func TestRouteListPagesAndFilters(t *testing.T) {
 }
 
 func TestRetriedInsertWithRequestIDIsDeduplicated(t *testing.T) {
-	s, ts := newFake(t, Options{OpLatency: 100 * time.Millisecond})
+	s, ts := newFake(t, Options{OpLatency: Fixed(100 * time.Millisecond)})
 	mustInstance(t, s, "fwd-1")
 	c := routesClient(t, ts)
 	ctx := ctxT(t)
