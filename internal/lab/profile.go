@@ -100,23 +100,6 @@ func ProfileOptions(name string) (Options, error) {
 	}, nil
 }
 
-// autoHealing is the fake MIG's health check when autohealing is on: the
-// forwarder module's (terraform/modules/vpclink-vm/health.tf and
-// terraform/modules/forwarders/variables.tf): GET /healthz on the agent's
-// port every 10 s, 5 s timeout, 3 failures to recreate, 2 successes to be
-// healthy, counting from 180 s after creation.
-func autoHealing() *gcefake.AutoHealing {
-	return &gcefake.AutoHealing{
-		Port:               agentPort,
-		Path:               "/healthz",
-		Interval:           10 * time.Second,
-		Timeout:            5 * time.Second,
-		HealthyThreshold:   2,
-		UnhealthyThreshold: 3,
-		InitialDelay:       180 * time.Second,
-	}
-}
-
 // Designs: vpclink itself, and the baselines DESIGN.md names, which the lab
 // does not implement yet.
 const DesignVPCLink = "vpclink"
@@ -146,3 +129,32 @@ func containsString(list []string, s string) bool {
 	}
 	return false
 }
+
+// The group's autohealing health check when the profile has autohealing:
+// the forwarder module's (terraform/modules/vpclink-vm/health.tf: GET
+// /healthz on the agent's port every 10 s, 5 s timeout, 2 successes to be
+// healthy, 3 failures to recreate; terraform/modules/forwarders: initial
+// delay 180 s after creation).
+const (
+	healPath        = "/healthz"
+	healInterval    = 10 * time.Second
+	healTimeout     = 5 * time.Second
+	healHealthy     = 2
+	healUnhealthy   = 3
+	healInitialDelay = 180 * time.Second
+)
+
+func autoHealingModel() *AutoHealingModel {
+	return &AutoHealingModel{
+		Port: agentPort, Path: healPath,
+		IntervalSeconds: healInterval.Seconds(), TimeoutSeconds: healTimeout.Seconds(),
+		HealthyThreshold: healHealthy, UnhealthyThreshold: healUnhealthy,
+		InitialDelaySeconds: healInitialDelay.Seconds(),
+	}
+}
+
+// writesPerMinute is the write budget panic-rate-limited spends: GCE's
+// default per-project rate quota for mutating calls, 1,500 per minute,
+// counted in windows synchronized to the minute (Compute Engine rate quotas,
+// cloud.google.com/compute/api-quota).
+const writesPerMinute = 1500

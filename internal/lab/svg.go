@@ -78,7 +78,7 @@ func (tl Timeline) SVG() string {
 			continue
 		}
 		h := float64(svgUDPH) * math.Min(float64(n)/full, 1.15) / 1.15
-		bx := x(tl.Start.Add(time.Duration(i) * tl.Bin))
+		bx := x(tl.UDPStart.Add(time.Duration(i) * tl.Bin))
 		body(`<rect x="%.1f" y="%.1f" width="%.2f" height="%.1f" fill="%s"/>`, bx, udpTop+svgUDPH-h, barW, h, colDelivered)
 	}
 	fullY := udpTop + svgUDPH - float64(svgUDPH)/1.15

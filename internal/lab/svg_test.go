@@ -26,7 +26,7 @@ func sampleTimeline() Timeline {
 		}
 		delivered = append(delivered, n)
 	}
-	tl := Timeline{Title: "panic · vpclink · op latency 5s..20s", Start: t0, End: at(30), Bin: traffic.DeliveryBin, Delivered: delivered, FullBin: 25}
+	tl := Timeline{Title: "panic · vpclink · op latency 5s..20s", Start: t0, End: at(30), Bin: traffic.DeliveryBin, UDPStart: t0, Delivered: delivered, FullBin: 25}
 	for i := 0; i < 8; i++ {
 		var s []traffic.Stall
 		if i%3 == 0 {

@@ -13,10 +13,11 @@ import (
 // moment its route took or left effect in the data plane.
 type Timeline struct {
 	Title     string
-	Start     time.Time // t = 0: the traffic's start
+	Start     time.Time // t = 0: the scenario's start
 	End       time.Time
 	Bin       time.Duration
-	Delivered []int // UDP packets delivered per Bin of send time, from Start
+	UDPStart  time.Time // the stream's first packet
+	Delivered []int     // UDP packets delivered per Bin of send time, from UDPStart
 	FullBin   int   // packets per Bin at the stream's full rate
 	Stalls    [][]traffic.Stall
 	Events    []Event    // lab actions and reconciler verdicts
@@ -69,10 +70,10 @@ type RouteChange struct {
 	Effective bool
 }
 
-// NewTimeline lays a measurement out from its start. The stream's rate
-// gives the full bin.
-func NewTimeline(title string, m Measurement, end time.Time) Timeline {
-	tl := Timeline{Title: title, Start: m.UDP.Start, End: end, Bin: traffic.DeliveryBin, Delivered: m.UDP.Delivered}
+// NewTimeline lays a measurement out between start and end. The stream's
+// rate gives the full bin.
+func NewTimeline(title string, start, end time.Time, m Measurement) Timeline {
+	tl := Timeline{Title: title, Start: start, End: end, Bin: traffic.DeliveryBin, UDPStart: m.UDP.Start, Delivered: m.UDP.Delivered}
 	if m.UDP.Interval > 0 {
 		tl.FullBin = int(traffic.DeliveryBin / m.UDP.Interval)
 	}
