@@ -136,11 +136,11 @@ func containsString(list []string, s string) bool {
 // healthy, 3 failures to recreate; terraform/modules/forwarders: initial
 // delay 180 s after creation).
 const (
-	healPath        = "/healthz"
-	healInterval    = 10 * time.Second
-	healTimeout     = 5 * time.Second
-	healHealthy     = 2
-	healUnhealthy   = 3
+	healPath         = "/healthz"
+	healInterval     = 10 * time.Second
+	healTimeout      = 5 * time.Second
+	healHealthy      = 2
+	healUnhealthy    = 3
 	healInitialDelay = 180 * time.Second
 )
 

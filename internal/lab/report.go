@@ -68,7 +68,7 @@ type LatencyModel struct {
 	RouteGraceSeconds      float64           `json:"routeGraceSeconds"`
 	BootDelaySeconds       float64           `json:"bootDelaySeconds"`
 	ShutdownTimeoutSeconds float64           `json:"shutdownTimeoutSeconds"`
-	AutoHealing            *AutoHealingModel `json:"autohealing"` // null: the lab recreates panicked members itself
+	AutoHealing            *AutoHealingModel `json:"autohealing"`      // null: the lab recreates panicked members itself
 	BootGraceSeconds       float64           `json:"bootGraceSeconds"` // the reconciler's
 	ProbeIntervalSeconds   float64           `json:"probeIntervalSeconds"`
 	ProbeTimeoutSeconds    float64           `json:"probeTimeoutSeconds"`

@@ -89,7 +89,7 @@ func TestReportJSONShape(t *testing.T) {
 		TimeToRouting: []time.Duration{7 * time.Second},
 		Traffic:       Measurement{UDP: traffic.UDPResult{Sent: 100, Received: 90, Lost: 10, LongestGap: 4100 * time.Millisecond}, TCP: flows(8, time.Second, true)},
 		GroupSize:     3, WantGroupSize: 3,
-		Floor:         3500 * time.Millisecond, FloorLimit: 26 * time.Second,
+		Floor: 3500 * time.Millisecond, FloorLimit: 26 * time.Second,
 	}, panicLimits)
 	res.Design, res.OpLatency = DesignVPCLink, "5s..20s"
 	r.Scenarios = append(r.Scenarios, res)

@@ -3,7 +3,7 @@ package lab
 import (
 	"context"
 	"fmt"
-		"time"
+	"time"
 
 	"github.com/vpclink/vpclink/internal/gce"
 	"github.com/vpclink/vpclink/internal/gcefake"

@@ -18,7 +18,7 @@ type Timeline struct {
 	Bin       time.Duration
 	UDPStart  time.Time // the stream's first packet
 	Delivered []int     // UDP packets delivered per Bin of send time, from UDPStart
-	FullBin   int   // packets per Bin at the stream's full rate
+	FullBin   int       // packets per Bin at the stream's full rate
 	Stalls    [][]traffic.Stall
 	Events    []Event    // lab actions and reconciler verdicts
 	Routes    []RouteRow // one row per route an operation touched
