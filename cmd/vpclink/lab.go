@@ -176,7 +176,10 @@ func (f labFlags) options() (lab.Options, error) {
 		*d.to = d.v
 	}
 	if f.set["autohealing"] {
-		o.AutoHealing = f.autoHealing
+		if f.autoHealing {
+			return o, usagef("--autohealing: the fake GCE does not model autohealing yet; the lab recreates panicked members")
+		}
+		o.AutoHealing = false
 	}
 	return o, nil
 }

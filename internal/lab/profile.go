@@ -50,8 +50,6 @@ var Profiles = map[string]Profile{
 		// reconciler's bootGrace.
 		DrainGrace: config.DefaultDrainGrace,
 		BootGrace:  config.DefaultBootGrace,
-		// terraform/modules/vpclink-vm/health.tf: the group heals itself.
-		AutoHealing: true,
 	},
 	// fast is the lab's first model, for quick runs and CI: 2 s
 	// operations, no propagation delay, 3 s boots, a 15 s boot grace, and
