@@ -27,7 +27,7 @@
 //   - A repair is a pass that changed something. It is counted by cause in
 //     vpclink_agent_dataplane_repairs_total and logged as one line naming every
 //     change. Passes that find nothing to do log nothing.
-//   - Ready means the plan is complete (nic0 and nic1 found, nic1 up with an
+//   - Ready means the desired state is complete (nic0 and nic1 found, nic1 up with an
 //     address and a gateway) and the kernel matched it after the last pass.
 //   - Run never removes anything when it ends: routes must keep forwarding
 //     while the agent withdraws its GCE routes and drains.
@@ -91,7 +91,7 @@ type Keeper struct {
 
 	alive      atomic.Int64 // unix nanos
 	readyCh    chan struct{}
-	incomplete string // why the last plan was incomplete; loop goroutine only
+	incomplete string // why the last desired state was incomplete; loop goroutine only
 
 	mu      sync.Mutex
 	ready   bool
