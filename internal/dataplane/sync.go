@@ -19,6 +19,7 @@ import (
 // such as nic1 missing, is not an error: the next link event brings it).
 func (kp *Keeper) sync(cause string, events map[string]bool) bool {
 	start := time.Now()
+	kp.metrics.passes.WithLabelValues(cause).Inc()
 	defer func() { kp.metrics.passDuration.Observe(time.Since(start).Seconds()) }()
 
 	wanted, planErr, err := kp.desired()
@@ -31,7 +32,8 @@ func (kp *Keeper) sync(cause string, events map[string]bool) bool {
 		kp.failed(cause, err)
 		return false
 	}
-	changes := policy.Diff(wanted, observed)
+	changes, keys, held := kp.limiter.admit(wanted, policy.Diff(wanted, observed), time.Now())
+	kp.held = held
 	var repair *agentapi.Repair
 	var applyErr error
 	if !changes.Empty() {
@@ -42,6 +44,9 @@ func (kp *Keeper) sync(cause string, events map[string]bool) bool {
 		applyErr = kp.apply(changes)
 		if observed, err = kp.observe(wanted); err != nil {
 			applyErr = errors.Join(applyErr, err)
+		}
+		if applyErr == nil {
+			kp.noteFights(kp.limiter.recordAll(keys, time.Now()))
 		}
 		repair = &agentapi.Repair{Time: time.Now().UTC().Format(time.RFC3339Nano), Cause: cause, Fixed: fixed}
 		fields := []zap.Field{logging.Op("repair"), logging.Cause(cause),
@@ -156,6 +161,18 @@ func eventCause(events map[string]bool, c policy.Changes) string {
 		return kinds[0]
 	}
 	return kernel.CauseOverflow
+}
+
+// noteFights counts fights by kind and logs when a fight begins.
+func (kp *Keeper) noteFights(kinds []string) {
+	for _, kind := range kinds {
+		kp.metrics.fights.WithLabelValues(kind).Inc()
+	}
+	if len(kinds) > 0 && !kp.fighting {
+		kp.log.Warn("data plane: something keeps undoing vpclink's changes; repairs of it are rate-limited",
+			logging.Op("repair"), logging.Cause(kinds[0]))
+	}
+	kp.fighting = !kp.held.IsZero() || len(kinds) > 0
 }
 
 // failed records a pass that could not read the kernel or work out the desired state.
