@@ -127,7 +127,7 @@ func TestFakeStartupState(t *testing.T) {
 func TestFakeRepairCause(t *testing.T) {
 	b := newFakeBed(t, 0)
 	steps := []struct {
-		cause string
+		cause  string
 		break_ func()
 	}{
 		{"rule", func() { b.k.RemoveRule(ourRule) }},
