@@ -28,9 +28,12 @@ func init() {
 // read it when --listen has port 0, and then set
 // VPCLINK_COMPUTE_ENDPOINT=http://<that address>/.
 func runFakeGCE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("fakegce", "--listen ADDR [--op-latency D] [--metadata-bind IP]", stderr)
+	fs := newFlagSet("fakegce", "--listen ADDR [--op-latency D|MIN..MAX] [--propagation D|MIN..MAX] [--metadata-bind IP]", stderr)
 	listen := fs.String("listen", "127.0.0.1:0", "address for the Compute API and the /_fake/ control API")
-	opLatency := fs.Duration("op-latency", 2*time.Second, "time from an operation's creation to DONE (0: at once)")
+	opLatency := gcefake.Fixed(2 * time.Second)
+	fs.Var(&opLatency, "op-latency", "time from an operation's creation to DONE: D or MIN..MAX, uniform (0: at once)")
+	var propagation gcefake.Latency
+	fs.Var(&propagation, "propagation", "time from a route operation's DONE to the data plane using (or no longer using) the route: D or MIN..MAX")
 	routeGrace := fs.Duration("route-grace", 0, "time a route stays effective after its next hop leaves RUNNING")
 	bootDelay := fs.Duration("boot-delay", 0, "time from a MIG instance's creation to RUNNING")
 	metadataBind := fs.String("metadata-bind", "127.0.0.1", "IP on which per-instance metadata servers listen")
@@ -40,7 +43,7 @@ func runFakeGCE(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
-	for name, d := range map[string]time.Duration{"op-latency": *opLatency, "route-grace": *routeGrace, "boot-delay": *bootDelay} {
+	for name, d := range map[string]time.Duration{"route-grace": *routeGrace, "boot-delay": *bootDelay} {
 		if d < 0 {
 			return usagef("--%s: must not be negative, got %s", name, d)
 		}
@@ -54,7 +57,8 @@ func runFakeGCE(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	log := logging.New("fakegce")
 	fake := gcefake.New(gcefake.Options{
-		OpLatency:    *opLatency,
+		OpLatency:    opLatency,
+		Propagation:  propagation,
 		RouteGrace:   *routeGrace,
 		BootDelay:    *bootDelay,
 		MetadataBind: *metadataBind,

@@ -17,7 +17,7 @@ func TestFakeGCECommandServesUntilCancelled(t *testing.T) {
 	out, stdout := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- runFakeGCE(ctx, []string{"--listen", "127.0.0.1:0", "--op-latency", "0"}, stdout, io.Discard)
+		done <- runFakeGCE(ctx, []string{"--listen", "127.0.0.1:0", "--op-latency", "0..1ms", "--propagation", "1ms"}, stdout, io.Discard)
 		stdout.Close()
 	}()
 	line, err := bufio.NewReader(out).ReadString('\n')
@@ -58,6 +58,8 @@ func TestFakeGCECommandRejectsBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--metadata-bind", "localhost"},
 		{"--op-latency", "-1s"},
+		{"--op-latency", "5s..2s"},
+		{"--propagation", "soon"},
 		{"--listen", "256.0.0.1:0"},
 		{"extra"},
 	} {

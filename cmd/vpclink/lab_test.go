@@ -49,7 +49,7 @@ func TestLabDrainRolloutUsage(t *testing.T) {
 // vpclink drain against the fake through VPCLINK_COMPUTE_ENDPOINT, as an
 // operator would run it against GCE.
 func TestDrainCommand(t *testing.T) {
-	fake := gcefake.New(gcefake.Options{OpLatency: 20 * time.Millisecond})
+	fake := gcefake.New(gcefake.Options{OpLatency: gcefake.Fixed(20 * time.Millisecond)})
 	srv := httptest.NewServer(fake)
 	defer func() { srv.Close(); fake.Close() }()
 	t.Setenv(gce.EndpointEnv, srv.URL+"/")

@@ -26,24 +26,24 @@ func init() {
 // (at most max(failures, successes)+1 probe intervals), as a reconciler
 // that just started would see them, and returns the plan. Nothing is
 // changed.
-func dryRun(ctx context.Context, args []string, name string, stderr io.Writer) (routeplan.Plan, bool, error) {
+func dryRun(ctx context.Context, args []string, name string, stderr io.Writer) (routeplan.Decision, bool, error) {
 	fs := newFlagSet(name, "--config FILE [--json]", stderr)
 	load := reconcilerConfigFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON (the reconciler's /status shape) instead of a table")
 	if err := parseFlags(fs, args); err != nil {
-		return routeplan.Plan{}, false, err
+		return routeplan.Decision{}, false, err
 	}
 	if fs.NArg() > 0 {
-		return routeplan.Plan{}, false, usagef("unexpected argument %q", fs.Arg(0))
+		return routeplan.Decision{}, false, usagef("unexpected argument %q", fs.Arg(0))
 	}
 	cfg, err := load()
 	if err != nil {
-		return routeplan.Plan{}, false, err
+		return routeplan.Decision{}, false, err
 	}
 	log := logging.New(name)
 	clients, err := gce.NewClients(ctx, gce.ClientOptions{Log: log})
 	if err != nil {
-		return routeplan.Plan{}, false, fmt.Errorf("compute clients: %w", err)
+		return routeplan.Decision{}, false, fmt.Errorf("compute clients: %w", err)
 	}
 	defer clients.Close()
 	r, err := reconciler.New(reconciler.Options{
@@ -51,7 +51,7 @@ func dryRun(ctx context.Context, args []string, name string, stderr io.Writer) (
 		Log: log, Writer: markerWriter(),
 	})
 	if err != nil {
-		return routeplan.Plan{}, false, err
+		return routeplan.Decision{}, false, err
 	}
 	plan, err := r.DryRun(ctx)
 	return plan, *asJSON, err
@@ -70,19 +70,19 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // planDocument renders the plan as the actions of a pass not yet run.
-func planDocument(plan routeplan.Plan) reconciler.StatusDoc {
+func planDocument(plan routeplan.Decision) reconciler.StatusDoc {
 	outcomes := make([]reconciler.Outcome, len(plan.Actions))
 	for i, a := range plan.Actions {
 		outcomes[i] = reconciler.Outcome{Action: a}
 	}
-	doc := reconciler.StatusDocument(reconciler.Report{Plan: plan, Outcomes: outcomes, Start: time.Now()})
+	doc := reconciler.StatusDocument(reconciler.Report{Decision: plan, Outcomes: outcomes, Start: time.Now()})
 	for i := range doc.LastPass.Actions {
 		doc.LastPass.Actions[i].Result = "planned"
 	}
 	return doc
 }
 
-func printPlan(w io.Writer, plan routeplan.Plan) {
+func printPlan(w io.Writer, plan routeplan.Decision) {
 	if plan.FailStatic.Engaged {
 		fmt.Fprintf(w, "FAIL STATIC: %s\n\n", plan.FailStatic.Reason)
 	}

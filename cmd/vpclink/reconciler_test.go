@@ -38,7 +38,7 @@ type cliEnv struct {
 
 func newCLIEnv(t *testing.T, size int) *cliEnv {
 	t.Helper()
-	fake := gcefake.New(gcefake.Options{OpLatency: 10 * time.Millisecond})
+	fake := gcefake.New(gcefake.Options{OpLatency: gcefake.Fixed(10 * time.Millisecond)})
 	srv := httptest.NewServer(fake)
 	t.Cleanup(func() { srv.Close(); fake.Close() })
 	t.Setenv("VPCLINK_COMPUTE_ENDPOINT", srv.URL+"/")

@@ -26,13 +26,13 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if asJSON {
-		return printJSON(stdout, reconciler.StatusDocument(reconciler.Report{Plan: plan}))
+		return printJSON(stdout, reconciler.StatusDocument(reconciler.Report{Decision: plan}))
 	}
 	printStatus(stdout, plan, time.Now())
 	return nil
 }
 
-func printStatus(w io.Writer, plan routeplan.Plan, now time.Time) {
+func printStatus(w io.Writer, plan routeplan.Decision, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "GROUP\tINSTANCE\tID\tZONE\tSTATUS\tHEALTH\tROUTES\tAGE")
 	for _, f := range plan.Forwarders {

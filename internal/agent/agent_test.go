@@ -29,7 +29,7 @@ func get(t *testing.T, a *Agent, path string) (int, string) {
 // /readyz follows the lifecycle, and stop withdraws every route (operation
 // DONE) before Run returns, which is only after the grace.
 func TestBootAnnounceThenDrain(t *testing.T) {
-	e := newEnv(t, gcefake.Options{OpLatency: 50 * time.Millisecond})
+	e := newEnv(t, gcefake.Options{OpLatency: gcefake.Fixed(50 * time.Millisecond)})
 	inst := e.createInstance("fwd-1", testConfig)
 	// A route vpclink does not own, with a name of our shape: never touched.
 	foreign := gce.Route{Name: naming.RouteName("vpclink", instanceid.ID(inst.ID), testProject, "vpc-a", "192.168.0.0/16"),

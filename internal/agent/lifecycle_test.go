@@ -38,7 +38,7 @@ func names(routes []gce.Route) []string {
 // new id) the new agent inserts its routes, and only once they are DONE
 // deletes the old incarnation's; another forwarder's routes stay.
 func TestRecreatedInstanceReplacesOldIncarnation(t *testing.T) {
-	e := newEnv(t, gcefake.Options{OpLatency: 30 * time.Millisecond})
+	e := newEnv(t, gcefake.Options{OpLatency: gcefake.Fixed(30 * time.Millisecond)})
 	old := e.createInstance("fwd-1", testConfig)
 	other := e.createInstance("fwd-2", testConfig)
 	oldAgent := e.agentFor(old, nil, nil)
@@ -134,7 +134,7 @@ func TestRestartFindsItsRoutes(t *testing.T) {
 // and drain, the agent still announces everything and withdraws
 // everything.
 func TestFaultsConverge(t *testing.T) {
-	e := newEnv(t, gcefake.Options{OpLatency: 10 * time.Millisecond})
+	e := newEnv(t, gcefake.Options{OpLatency: gcefake.Fixed(10 * time.Millisecond)})
 	inst := e.createInstance("fwd-1", testConfig)
 	a := e.agentFor(inst, e.newTestDataPlane(inst, testConfig), nil)
 	e.fake.SetFault(gcefake.AllMethods, gcefake.Fault{Rate: 0.3, Codes: []int{503}})
@@ -220,7 +220,7 @@ func TestStopTimeoutCutsGrace(t *testing.T) {
 // TestWithdrawOnly: the one-shot deletes every route of this id, the
 // wanted ones and any other owned one, and leaves other instances' routes.
 func TestWithdrawOnly(t *testing.T) {
-	e := newEnv(t, gcefake.Options{OpLatency: 20 * time.Millisecond})
+	e := newEnv(t, gcefake.Options{OpLatency: gcefake.Fixed(20 * time.Millisecond)})
 	inst := e.createInstance("fwd-1", testConfig)
 	other := e.createInstance("fwd-2", testConfig)
 	a := e.agentFor(inst, nil, nil)
@@ -244,7 +244,7 @@ func TestWithdrawOnly(t *testing.T) {
 // (other priority and tags, same name) is deleted and re-inserted as the
 // config now says; a missing one is inserted.
 func TestChangedRouteReplaced(t *testing.T) {
-	e := newEnv(t, gcefake.Options{OpLatency: 10 * time.Millisecond})
+	e := newEnv(t, gcefake.Options{OpLatency: gcefake.Fixed(10 * time.Millisecond)})
 	inst := e.createInstance("fwd-1", testConfig)
 	a := e.agentFor(inst, e.newTestDataPlane(inst, testConfig), nil)
 	old := a.Wanted()[0]

@@ -70,7 +70,7 @@ func index(msgs []string, line string) int {
 
 func TestNotifyProtocol(t *testing.T) {
 	sock := listenNotify(t, 200*time.Millisecond)
-	e := newEnv(t, gcefake.Options{OpLatency: 20 * time.Millisecond})
+	e := newEnv(t, gcefake.Options{OpLatency: gcefake.Fixed(20 * time.Millisecond)})
 	inst := e.createInstance("fwd-1", testConfig)
 	a := e.agentFor(inst, e.newTestDataPlane(inst, testConfig), nil)
 	r := start(a)

@@ -227,7 +227,7 @@ func (p *procEnv) liveRouteNames() []string {
 // routes exist), survives SIGKILL + restart without duplicates or errors,
 // and on SIGTERM withdraws everything and exits 0.
 func TestAgentProcess(t *testing.T) {
-	p := newProcEnv(t, gcefake.Options{OpLatency: 20 * time.Millisecond})
+	p := newProcEnv(t, gcefake.Options{OpLatency: gcefake.Fixed(20 * time.Millisecond)})
 	first := p.startAgent(t)
 	first.waitReady(t, 20*time.Second)
 	announced := p.liveRouteNames()
@@ -300,7 +300,7 @@ func TestAgentProcessBadConfig(t *testing.T) {
 // `vpclink agent --withdraw-only` deletes its routes, waits for DONE and
 // exits 0 without touching the data plane.
 func TestAgentProcessWithdrawOnly(t *testing.T) {
-	p := newProcEnv(t, gcefake.Options{OpLatency: 50 * time.Millisecond})
+	p := newProcEnv(t, gcefake.Options{OpLatency: gcefake.Fixed(50 * time.Millisecond)})
 	ap := p.startAgent(t)
 	ap.waitReady(t, 20*time.Second)
 	if err := ap.cmd.Process.Signal(syscall.SIGKILL); err != nil {

@@ -82,6 +82,11 @@ type Instance struct {
 	Status            string // PROVISIONING, STAGING, RUNNING, STOPPING, TERMINATED, ...
 	CreationTimestamp time.Time
 	NICs              []NIC
+	// Metadata holds the instance's metadata items (key → value), e.g. the
+	// drain mark DrainMetadataKey; MetadataFingerprint is what SetMetadata
+	// must quote to change them.
+	Metadata            map[string]string
+	MetadataFingerprint string
 }
 
 // NIC is one network interface of an instance.
@@ -96,6 +101,11 @@ type NIC struct {
 type Instances interface {
 	List(ctx context.Context, project, zone string) ([]Instance, error)
 	Get(ctx context.Context, project, zone, name string) (Instance, error)
+	// SetMetadata replaces the instance's metadata items with items, quoting
+	// fingerprint (Instance.MetadataFingerprint as last read), and waits
+	// until the operation is DONE. A stale fingerprint fails with 412
+	// conditionNotMet (IsConditionNotMet): read again and retry.
+	SetMetadata(ctx context.Context, project, zone, name, fingerprint string, items map[string]string) error
 }
 
 // GroupRef names a managed instance group: zonal when Zone is set, regional
@@ -115,6 +125,9 @@ type ManagedInstance struct {
 	URL           string // zonal instance URL
 	Status        string // instance status; empty while the MIG is still creating it
 	CurrentAction string // NONE, CREATING, DELETING, RECREATING, ABANDONING, ...
+	// Template is the instance template URL of the version the member
+	// runs (version.instanceTemplate); empty when GCE does not say.
+	Template string
 }
 
 // Groups reads and drives managed instance groups. The mutating calls wait
@@ -125,6 +138,15 @@ type Groups interface {
 	Resize(ctx context.Context, g GroupRef, size int64) error
 	RecreateInstances(ctx context.Context, g GroupRef, instanceURLs []string) error
 	DeleteInstances(ctx context.Context, g GroupRef, instanceURLs []string) error
+	// Get reads the group: target size, template and versions, update
+	// policy, stability.
+	Get(ctx context.Context, g GroupRef) (Group, error)
+	// CreateInstances adds members with the given names (target size grows
+	// by as many) on the group's current version.
+	CreateInstances(ctx context.Context, g GroupRef, names []string) error
+	// SetInstanceTemplate makes template (a URL or
+	// projects/P/global/instanceTemplates/T) the group's only version.
+	SetInstanceTemplate(ctx context.Context, g GroupRef, template string) error
 }
 
 // Identity is what the metadata server tells a forwarder about itself.

@@ -160,5 +160,6 @@ func managedInstanceFromProto(p *computepb.ManagedInstance) ManagedInstance {
 		URL:           url,
 		Status:        p.GetInstanceStatus(),
 		CurrentAction: p.GetCurrentAction(),
+		Template:      p.GetVersion().GetInstanceTemplate(),
 	}
 }

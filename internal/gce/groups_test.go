@@ -23,7 +23,7 @@ func TestGroupsZonalAndRegional(t *testing.T) {
 		{Project: project, Name: "fwd-r", Region: "us-central1"},
 	} {
 		t.Run(g.String(), func(t *testing.T) {
-			e := newEnv(t, gcefake.Options{OpLatency: 50 * time.Millisecond})
+			e := newEnv(t, gcefake.Options{OpLatency: gcefake.Fixed(50 * time.Millisecond)})
 			if err := e.fake.CreateGroup(gcefake.GroupSpec{
 				Project: g.Project, Name: g.Name, Zone: g.Zone, Region: g.Region, TargetSize: 3, NICs: fwdNICs,
 			}); err != nil {

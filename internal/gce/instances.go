@@ -58,6 +58,7 @@ func instanceFromProto(p *computepb.Instance) Instance {
 		Status:            p.GetStatus(),
 		CreationTimestamp: parseTimestamp(p.GetCreationTimestamp()),
 	}
+	in.Metadata, in.MetadataFingerprint = metadataFromProto(p.GetMetadata())
 	for i, nic := range p.GetNetworkInterfaces() {
 		in.NICs = append(in.NICs, NIC{Index: nicIndex(nic.GetName(), i), Network: nic.GetNetwork(), IP: nic.GetNetworkIP()})
 	}

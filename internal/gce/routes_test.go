@@ -32,7 +32,7 @@ func hopURL(name string) string {
 }
 
 func TestRouteInsertWaitsForOperationThenGet(t *testing.T) {
-	e := newEnv(t, gcefake.Options{OpLatency: 300 * time.Millisecond})
+	e := newEnv(t, gcefake.Options{OpLatency: gcefake.Fixed(300 * time.Millisecond)})
 	e.forwarder(t, "fwd-1")
 	ctx := context.Background()
 

@@ -34,13 +34,30 @@
 //
 // # Operations
 //
-// Mutations return an operation that is PENDING, RUNNING after half the op
-// latency and DONE after all of it (at once when the latency is 0). A route
-// insert or delete takes effect when its operation turns DONE; errors found
-// then (route quota: 403 QUOTA_EXCEEDED) appear on the operation as
-// error.errors[] plus httpErrorStatusCode/httpErrorMessage, which makes the
-// client's op.Wait return an error. MIG resize/recreate/delete act at once
-// (the MIG accepts the request) and their operation completes later.
+// Mutations return an operation that is PENDING, RUNNING after half its
+// latency and DONE after all of it (at once when the latency is 0). Each
+// operation draws its latency from a Latency (D, or MIN..MAX uniform): the
+// default Options.OpLatency, or SetOpLatency's per-method override. GCE
+// documents operations as asynchronous ("Handling API responses": poll
+// until DONE) and publishes no latency figure; the lab's profiles state the
+// range they choose. A route insert or delete takes effect in the API when
+// its operation turns DONE; errors found then (route quota: 403
+// QUOTA_EXCEEDED) appear on the operation as error.errors[] plus
+// httpErrorStatusCode/httpErrorMessage, which makes the client's op.Wait
+// return an error. MIG resize/recreate/delete act at once (the MIG accepts
+// the request) and their operation completes later. OperationLog keeps
+// every operation: method, target, issue and DONE times, actual latency,
+// error.
+//
+// # Propagation
+//
+// The data plane lags the API by Options.Propagation (SetPropagation): a
+// route whose insert is DONE is programmed, and carries traffic, only after
+// a propagation draw; a route whose delete is DONE keeps carrying traffic
+// for another draw. Source: the VPC routes overview
+// (cloud.google.com/vpc/docs/routes) says route changes reach the VMs'
+// controllers "by using an eventually consistent design", with no figure. EffectiveLog records each route's
+// effective on/off changes as the data plane sees them.
 //
 // # Instances, groups and effective routes
 //
@@ -57,14 +74,14 @@
 // DeleteInstance) never call the Lifecycle hooks; DeleteInstance of a member
 // makes its group create a replacement, as a MIG keeps its target size.
 //
-// A route is effective (EffectiveRoutes) once its insert is DONE and while
+// A route is effective (EffectiveRoutes) once it is programmed and while
 // its next hop is RUNNING, plus RouteGrace after the hop left RUNNING (even
 // once removed). Next hops resolve by name (instance) or by address on the
 // route's network (nextHopIp), so a route survives a recreate of its
 // instance and carries traffic again when the new incarnation runs. A
 // panicked instance stays RUNNING and keeps its routes effective.
 //
-// # Faults and counts
+// # Faults, rate limits, quotas and counts
 //
 // SetFault/SetLatency apply per method name, the REST resource and method
 // as in GCE's discovery document: routes.insert, routes.get, routes.list,
@@ -74,6 +91,28 @@
 // resize,recreateInstances,deleteInstances} and the same under
 // regionInstanceGroupManagers, or "*" for every method without its own.
 // RequestCounts counts Compute calls by the same names.
+//
+// A Fault fails a share of calls: before they act (the default), after
+// they acted with the response lost (Applied: a retry must carry the same
+// requestId, which the fake de-duplicates per path as GCE does), by a
+// connection reset (Reset), or on their operation, DONE with an error but
+// without httpErrorStatusCode (Operation). Codes map to GCE's reasons: 400
+// resourceNotReady, 403/429 rateLimitExceeded, 500/503 backendError.
+//
+// Besides injected faults, the fake answers as GCE does:
+//   - 400 resourceNotReady to a delete of a route whose insert or delete is
+//     still running;
+//   - 403 rateLimitExceeded (domain usageLimits) once a project's
+//     per-minute read or write budget (SetRateLimit, SpendWriteBudget) is
+//     spent, until the next minute boundary (cloud.google.com/compute/api-quota);
+//   - 403 rateLimitExceeded with an ErrorInfo detail
+//     CONCURRENT_OPERATIONS_QUOTA_EXCEEDED to a write while the project has
+//     SetConcurrentOperationsLimit operations pending;
+//   - QUOTA_EXCEEDED on the operation (httpErrorStatusCode 403, quotaInfo
+//     compute.googleapis.com/routes) for an insert beyond the project's
+//     ROUTES quota (SetQuota), counted over all its networks.
+//
+// Each rule's source is given next to its code.
 //
 // # Metadata servers
 //
@@ -99,9 +138,16 @@
 //	POST   /_fake/instances/{project}/{zone}/{name}/attributes  {"key":"k","value":"v"}
 //	POST   /_fake/groups                                  GroupSpec
 //	POST   /_fake/faults                                  {"method":"routes.list","rate":0.5,"codes":[429,503]}
+//	                                                      (+ "applied", "reset", "operation": true)
 //	POST   /_fake/latency                                 {"method":"*","latency":"200ms"}
-//	POST   /_fake/op-latency                              {"latency":"2s"}
-//	POST   /_fake/quota                                   {"project":"p","network":"vpc-a","limit":10}
+//	POST   /_fake/op-latency                              {"method":"routes.delete","latency":"5s..20s"} (method default "*")
+//	POST   /_fake/propagation                             {"latency":"1s..3s"}
+//	GET    /_fake/operations-log                          []OperationRecord
+//	GET    /_fake/effective-log                           []EffectiveChange
+//	POST   /_fake/quota                                   {"project":"p","limit":10} (ROUTES per project)
+//	POST   /_fake/rate-limit                              {"project":"p","readsPerMinute":1500,"writesPerMinute":20}
+//	POST   /_fake/rate-limit/spend-writes                 {"project":"p"}
+//	POST   /_fake/concurrent-operations                   {"project":"p","limit":10}
 //	GET    /_fake/effective-routes                        []EffectiveRoute
 //	GET    /_fake/routes/{project}                        RouteList (protojson)
 //	GET    /_fake/requests                                {"routes.list":3,...}
@@ -109,6 +155,6 @@
 //	GET    /_fake/watch                                   JSON lines {"instances":[...],"effectiveRoutes":[...]}:
 //	                                                      the state now, then after every change
 //
-// Durations are Go strings ("1.5s") or seconds. Errors are {"error":"..."}
+// Durations are Go strings ("1.5s") or seconds; latencies also "MIN..MAX". Errors are {"error":"..."}
 // with 404 (not found) or 400.
 package gcefake

@@ -23,8 +23,9 @@ type EffectiveRoute struct {
 }
 
 // EffectiveRoutes returns the routes in effect, sorted by network, range,
-// priority and name. A route is in effect once its insert is DONE and while
-// its next hop (the instance, or the instance holding the next-hop IP on the
+// priority and name. A route is in effect once it is programmed (its
+// insert DONE plus the propagation delay), until it is unprogrammed (its
+// delete DONE plus the propagation delay), and while its next hop (the instance, or the instance holding the next-hop IP on the
 // route's network) is RUNNING, and for RouteGrace after the hop left
 // RUNNING. The hop is resolved by name, so a route outlives a recreate of its
 // instance: whether the new incarnation should receive its traffic is what
@@ -33,16 +34,20 @@ type EffectiveRoute struct {
 func (s *Server) EffectiveRoutes() []EffectiveRoute {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := time.Now()
+	return s.effectiveLocked(time.Now())
+}
+
+// effectiveLocked is EffectiveRoutes at now.
+func (s *Server) effectiveLocked(now time.Time) []EffectiveRoute {
 	var out []EffectiveRoute
 	for _, p := range s.projects {
-		for _, e := range p.routes {
-			if !e.live {
-				continue
+		add := func(e *routeEntry) {
+			if !e.programmedAt(now) {
+				return
 			}
 			in, nic := s.effectiveHopLocked(e.pb, now)
 			if in == nil {
-				continue
+				return
 			}
 			_, network, _ := parseNetwork(p.name, e.pb.GetNetwork())
 			out = append(out, EffectiveRoute{
@@ -57,6 +62,12 @@ func (s *Server) EffectiveRoutes() []EffectiveRoute {
 				Instance:        in.pub.Name,
 				InstanceIP:      in.pub.NICs[nic].IP,
 			})
+		}
+		for _, e := range p.routes {
+			add(e)
+		}
+		for _, e := range p.fading {
+			add(e)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -146,9 +147,9 @@ func (s *Server) handleMIGResize(w http.ResponseWriter, r *http.Request, m migRe
 	}
 	g.spec.TargetSize = size
 	scaleErr := s.scaleLocked(g)
-	op := s.startOpLocked(m.scope, "compute.instanceGroupManagers.resize", apiBase+m.path, g.id, func() *apiError {
-		if scaleErr != nil {
-			return &apiError{http.StatusInternalServerError, "backendError", scaleErr.Error()}
+	op := s.startOpLocked(m.scope, methodOf(r), "compute.instanceGroupManagers.resize", g.spec.Name, apiBase+m.path, g.id, func(ok bool) *apiError {
+		if ok && scaleErr != nil {
+			return &apiError{code: http.StatusInternalServerError, reason: "backendError", message: scaleErr.Error()}
 		}
 		return nil
 	})
@@ -192,7 +193,7 @@ func (s *Server) handleMIGRecreate(w http.ResponseWriter, r *http.Request, m mig
 	for _, in := range members {
 		s.stopMemberLocked(in, "RECREATING")
 	}
-	op := s.startOpLocked(m.scope, "compute.instanceGroupManagers.recreateInstances", apiBase+m.path, g.id, nil)
+	op := s.startOpLocked(m.scope, methodOf(r), "compute.instanceGroupManagers.recreateInstances", memberNames(members), apiBase+m.path, g.id, nil)
 	s.rememberLocked(r, op)
 	writeProto(w, op.pb)
 }
@@ -214,7 +215,17 @@ func (s *Server) handleMIGDeleteInstances(w http.ResponseWriter, r *http.Request
 		}
 		s.stopMemberLocked(in, "DELETING")
 	}
-	op := s.startOpLocked(m.scope, "compute.instanceGroupManagers.deleteInstances", apiBase+m.path, g.id, nil)
+	op := s.startOpLocked(m.scope, methodOf(r), "compute.instanceGroupManagers.deleteInstances", memberNames(members), apiBase+m.path, g.id, nil)
 	s.rememberLocked(r, op)
 	writeProto(w, op.pb)
+}
+
+// memberNames joins instance names with commas, the operation log's target
+// for calls naming several members.
+func memberNames(members []*instance) string {
+	names := make([]string, len(members))
+	for i, in := range members {
+		names[i] = in.pub.Name
+	}
+	return strings.Join(names, ",")
 }

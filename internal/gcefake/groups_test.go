@@ -187,7 +187,7 @@ func actionOf(mis []*computepb.ManagedInstance, name string) string {
 }
 
 func TestRegionalGroupSpreadsOverZones(t *testing.T) {
-	s, ts := newFake(t, Options{OpLatency: 50 * time.Millisecond})
+	s, ts := newFake(t, Options{OpLatency: Fixed(50 * time.Millisecond)})
 	if err := s.CreateGroup(GroupSpec{Project: proj, Name: "fwd", Region: "us-central1", TargetSize: 3, NICs: twoNICs}); err != nil {
 		t.Fatal(err)
 	}

@@ -14,11 +14,16 @@ import (
 // operation, like GCE does for errors it finds after accepting a request.
 type operation struct {
 	key     string // scope path + name, e.g. p/global/operation-…
+	project string
 	pb      *computepb.Operation
 	created time.Time
 	doneAt  time.Time
-	effect  func() *apiError
-	done    chan struct{} // closed when DONE
+	// effect applies the change (ok) or, when an injected fault fails the
+	// operation, releases what the call reserved and changes nothing (!ok).
+	effect func(ok bool) *apiError
+	fault  *apiError        // injected: the operation ends DONE with it, without httpErrorStatusCode
+	done   chan struct{}    // closed when DONE
+	rec    *OperationRecord // its line in the operation log
 }
 
 // opScope says where an operation lives: global, a zone or a region.
@@ -36,16 +41,21 @@ func (sc opScope) path() string {
 	return "projects/" + sc.project + "/global"
 }
 
-// startOpLocked creates an operation of opType on target and schedules it.
-// With zero latency the effect runs before the call returns, so the
-// operation the caller sees is already DONE.
-func (s *Server) startOpLocked(sc opScope, opType, targetLink string, targetID uint64, effect func() *apiError) *operation {
+// startOpLocked creates an operation of opType, started by a call of
+// method, on target (a route or instance name, for the operation log) and
+// schedules it after a latency drawn for method. With zero latency the
+// effect runs before the call returns, so the operation the caller sees is
+// already DONE.
+func (s *Server) startOpLocked(sc opScope, method, opType, target, targetLink string, targetID uint64, effect func(ok bool) *apiError) *operation {
 	now := time.Now()
 	name := fmt.Sprintf("operation-%d-%016x", now.UnixMilli(), s.rng.Uint64())
+	latency := s.opLatencyLocked(method)
 	op := &operation{
 		key:     sc.path() + "/operations/" + name,
+		project: sc.project,
+		fault:   s.operationFaultLocked(method, targetLink),
 		created: now,
-		doneAt:  now.Add(s.opLatency),
+		doneAt:  now.Add(latency),
 		effect:  effect,
 		done:    make(chan struct{}),
 		pb: &computepb.Operation{
@@ -75,12 +85,24 @@ func (s *Server) startOpLocked(sc opScope, opType, targetLink string, targetID u
 	if len(s.ops)%1024 == 0 {
 		s.pruneOpsLocked(now)
 	}
-	if s.opLatency <= 0 {
+	s.pending[sc.project]++
+	op.rec = s.logOpLocked(OperationRecord{Name: name, Method: method, Target: target, Issued: now, Latency: latency})
+	if latency <= 0 {
 		s.finishOpLocked(op)
 	} else {
-		s.afterFunc(s.opLatency, func() { s.finishOpLocked(op) })
+		s.afterFunc(latency, func() { s.finishOpLocked(op) })
 	}
 	return op
+}
+
+// opLatencyLocked draws the latency of an operation started by method: its
+// own distribution if it has one, else the default ("*").
+func (s *Server) opLatencyLocked(method string) time.Duration {
+	l, ok := s.opLatency[method]
+	if !ok {
+		l = s.opLatency[AllMethods]
+	}
+	return l.Draw(s.rng)
 }
 
 // replayLocked answers a retried mutation: when the request carries a
@@ -149,16 +171,34 @@ func (s *Server) finishOpLocked(op *operation) {
 	if op.pb.StartTime == nil {
 		op.pb.StartTime = proto.String(rfc3339(now))
 	}
-	if op.effect != nil {
-		if e := op.effect(); e != nil {
+	s.pending[op.project]--
+	switch {
+	case op.fault != nil:
+		if op.effect != nil {
+			op.effect(false)
+		}
+		// GCE ends some operations DONE with error.errors[] but without
+		// httpErrorStatusCode; the apiv1 client's Operation.Wait then
+		// returns nil (cloud.google.com/go/compute/apiv1/operations.go
+		// checks HttpErrorStatusCode only).
+		op.pb.Error = operationError(op.fault)
+	case op.effect != nil:
+		if e := op.effect(true); e != nil {
 			op.pb.Error = operationError(e)
 			op.pb.HttpErrorStatusCode = proto.Int32(int32(e.code))
-			op.pb.HttpErrorMessage = proto.String(http.StatusText(e.code))
+			op.pb.HttpErrorMessage = proto.String(httpErrorMessage(e.code))
 		}
 	}
 	op.pb.Status = computepb.Operation_DONE.Enum()
 	op.pb.Progress = proto.Int32(100)
 	op.pb.EndTime = proto.String(rfc3339(now))
+	if op.rec != nil {
+		op.rec.Done = now
+		op.rec.Latency = now.Sub(op.rec.Issued)
+		if e := op.pb.GetError().GetErrors(); len(e) > 0 {
+			op.rec.Error = e[0].GetCode() + ": " + e[0].GetMessage()
+		}
+	}
 	close(op.done)
 	s.notifyLocked()
 }

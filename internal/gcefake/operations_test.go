@@ -9,7 +9,7 @@ import (
 )
 
 func TestOperationsGetAndWaitInEveryScope(t *testing.T) {
-	s, ts := newFake(t, Options{OpLatency: 200 * time.Millisecond})
+	s, ts := newFake(t, Options{OpLatency: Fixed(200 * time.Millisecond)})
 	ctx := ctxT(t)
 	for _, g := range []GroupSpec{
 		{Project: proj, Name: "zonal", Zone: zoneA, TargetSize: 1, NICs: twoNICs},

@@ -13,10 +13,12 @@ import (
 )
 
 // Options configures a Server. The zero value is a fake whose operations are
-// DONE at once, whose MIG instances boot at once and whose routes stop being
+// DONE at once, whose routes are programmed the moment their operation is
+// DONE, whose MIG instances boot at once and whose routes stop being
 // effective the moment their next hop leaves RUNNING.
 type Options struct {
-	OpLatency       time.Duration // operations DONE this long after creation (0: at once)
+	OpLatency       Latency       // operations DONE this long after creation (zero: at once)
+	Propagation     Latency       // route programmed/unprogrammed this long after its operation is DONE
 	RouteGrace      time.Duration // route stays effective this long after its next hop leaves RUNNING
 	BootDelay       time.Duration // MIG-created instance: creation → RUNNING
 	ShutdownTimeout time.Duration // max wait for Lifecycle.Stopping (default 90s)
@@ -48,7 +50,8 @@ type Server struct {
 
 	mu         sync.Mutex
 	rng        *rand.Rand
-	opLatency  time.Duration
+	opLatency  map[string]Latency // per method, AllMethods for the default
+	propagate  Latency
 	projects   map[string]*project
 	instances  map[string]*instance // key: project/zone/name
 	gone       map[string]*instance // removed instances kept while their routes are in grace
@@ -58,11 +61,20 @@ type Server struct {
 	ipUsed     map[string]map[string]bool // subnet CIDR → allocated IPs
 	faults     map[string]Fault
 	latency    map[string]time.Duration
-	quota      map[string]int // project/network → max routes
+	quota      map[string]int         // project → max routes (GCE's ROUTES quota)
+	rates      map[string]*rateWindow // project → rate-limit window
+	clock      func() time.Time       // rate windows' clock; tests move it to the next minute
+	opLimit    map[string]int         // project → max pending operations
+	pending    map[string]int         // project → pending operations
 	counts     map[string]int64
 	subs       map[int]chan struct{}
 	nextSub    int
 	closed     bool
+
+	opLog    []*OperationRecord
+	effLog   []EffectiveChange
+	effState map[string]bool // project/route → effective, as last logged
+	effDirty chan struct{}   // signalled by notifyLocked; the effective logger re-diffs
 }
 
 // New returns a running fake. Close it to stop timers, lifecycle goroutines
@@ -85,7 +97,8 @@ func New(opts Options) *Server {
 		ctx:        ctx,
 		cancel:     cancel,
 		rng:        rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x9e3779b97f4a7c15)),
-		opLatency:  opts.OpLatency,
+		opLatency:  map[string]Latency{AllMethods: opts.OpLatency},
+		propagate:  opts.Propagation,
 		projects:   map[string]*project{},
 		instances:  map[string]*instance{},
 		gone:       map[string]*instance{},
@@ -96,9 +109,16 @@ func New(opts Options) *Server {
 		faults:     map[string]Fault{},
 		latency:    map[string]time.Duration{},
 		quota:      map[string]int{},
+		rates:      map[string]*rateWindow{},
+		clock:      time.Now,
+		opLimit:    map[string]int{},
+		pending:    map[string]int{},
 		counts:     map[string]int64{},
 		subs:       map[int]chan struct{}{},
+		effState:   map[string]bool{},
+		effDirty:   make(chan struct{}, 1),
 	}
+	s.goLifecycle(s.logEffective)
 	s.mux = http.NewServeMux()
 	s.registerCompute()
 	s.registerControl()
@@ -139,11 +159,25 @@ func (s *Server) Close() {
 	s.wg.Wait()
 }
 
-// SetOpLatency changes the latency of operations created from now on.
-func (s *Server) SetOpLatency(d time.Duration) {
+// SetOpLatency changes the latency of operations that calls of method (as
+// for SetFault, or AllMethods for the default) create from now on. A zero
+// latency for a method other than AllMethods removes its override.
+func (s *Server) SetOpLatency(method string, l Latency) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.opLatency = d
+	if method != AllMethods && l == (Latency{}) {
+		delete(s.opLatency, method)
+		return
+	}
+	s.opLatency[method] = l
+}
+
+// SetPropagation changes the propagation delay of routes whose insert or
+// delete turns DONE from now on.
+func (s *Server) SetPropagation(l Latency) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.propagate = l
 }
 
 // project holds one project's routes.
@@ -151,6 +185,8 @@ type project struct {
 	name   string
 	number uint64
 	routes map[string]*routeEntry
+	// fading holds deleted routes the data plane still uses (propagation).
+	fading []*routeEntry
 	// sorted holds the names of routes, sorted, for paging without a sort
 	// per page; nil after any change, rebuilt by sortedNames.
 	sorted []string
@@ -216,8 +252,13 @@ func (s *Server) Subscribe() (changes <-chan struct{}, cancel func()) {
 	}
 }
 
-// notifyLocked signals every subscriber without blocking.
+// notifyLocked signals every subscriber and the effective logger without
+// blocking.
 func (s *Server) notifyLocked() {
+	select {
+	case s.effDirty <- struct{}{}:
+	default:
+	}
 	for _, ch := range s.subs {
 		select {
 		case ch <- struct{}{}:

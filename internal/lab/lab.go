@@ -155,7 +155,7 @@ func start(ctx context.Context, opts Options) (_ *env, err error) {
 	}
 	e.fwd = NewForwarders(e.topo, opts.Exe, endpoint, opts.LogDir, opts.Log.Named("forwarders"))
 	e.fake = gcefake.New(gcefake.Options{
-		OpLatency:       opts.OpLatency,
+		OpLatency:       gcefake.Fixed(opts.OpLatency),
 		RouteGrace:      opts.RouteGrace,
 		BootDelay:       opts.BootDelay,
 		ShutdownTimeout: shutdownTimeout,

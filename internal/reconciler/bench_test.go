@@ -81,16 +81,16 @@ func BenchmarkPass1000x10(b *testing.B) {
 			b.Fatal(err)
 		}
 		healthy := 0
-		for _, f := range rep.Plan.Forwarders {
+		for _, f := range rep.Decision.Forwarders {
 			if f.State == "healthy" {
 				healthy++
 			}
 		}
-		if healthy == forwarders && len(rep.Plan.Actions) == 0 {
+		if healthy == forwarders && len(rep.Decision.Actions) == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("warm-up: %d of %d healthy, %d actions", healthy, forwarders, len(rep.Plan.Actions))
+			b.Fatalf("warm-up: %d of %d healthy, %d actions", healthy, forwarders, len(rep.Decision.Actions))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

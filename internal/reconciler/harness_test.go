@@ -99,7 +99,7 @@ type harness struct {
 
 func newHarness(t *testing.T, size int) *harness {
 	t.Helper()
-	fake := gcefake.New(gcefake.Options{OpLatency: 20 * time.Millisecond})
+	fake := gcefake.New(gcefake.Options{OpLatency: gcefake.Fixed(20 * time.Millisecond)})
 	srv := httptest.NewServer(fake)
 	h := &harness{t: t, fake: fake, agents: map[instanceid.ID]*fakeAgent{}}
 	t.Cleanup(func() {

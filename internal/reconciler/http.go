@@ -71,7 +71,7 @@ type ForwarderDoc struct {
 
 // StatusDocument renders a report as /status serves it.
 func StatusDocument(rep Report) StatusDoc {
-	p := rep.Plan
+	p := rep.Decision
 	doc := StatusDoc{
 		FailStatic: FailStaticDoc{Engaged: p.FailStatic.Engaged, Reason: p.FailStatic.Reason, Groups: p.FailStatic.Groups},
 		Forwarders: []ForwarderDoc{},

@@ -57,7 +57,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 }
 
 // observePlan sets the gauges from a plan.
-func (m *metrics) observePlan(p routeplan.Plan) {
+func (m *metrics) observePlan(p routeplan.Decision) {
 	counts := map[routeplan.State]int{}
 	for _, f := range p.Forwarders {
 		counts[f.State]++

@@ -15,9 +15,9 @@ type Report struct {
 	Start    time.Time
 	Duration time.Duration
 	Err      error // reading the API failed; nothing was done
-	// Plan is this pass's plan; after a read error, the last one computed,
+	// Decision is this pass's; after a read error, the last one computed,
 	// so that /status keeps showing the forwarders as last seen.
-	Plan     routeplan.Plan
+	Decision routeplan.Decision
 	Outcomes []Outcome
 }
 
@@ -39,7 +39,7 @@ func (r *Reconciler) Pass(ctx context.Context) (rep Report, err error) {
 	snap, err := Gather(ctx, r.cfg, r.api)
 	if err != nil {
 		rep.Err = fmt.Errorf("reconcile pass: %w", err)
-		rep.Plan = r.LastReport().Plan
+		rep.Decision = r.LastReport().Decision
 		r.metrics.passErrors.Inc()
 		r.log.Warn("reconcile pass could not read the API, nothing done", logging.Op("reconcile"), logging.Err(rep.Err))
 		return rep, rep.Err
@@ -60,7 +60,7 @@ func (r *Reconciler) Pass(ctx context.Context) (rep Report, err error) {
 		}
 		plan = routeplan.Compute(pi.in)
 	}
-	rep.Plan = plan
+	rep.Decision = plan
 	r.metrics.observePlan(plan)
 	r.logFailStatic(plan)
 	if len(plan.Actions) > 0 {
@@ -70,7 +70,7 @@ func (r *Reconciler) Pass(ctx context.Context) (rep Report, err error) {
 	return rep, nil
 }
 
-func (r *Reconciler) insertTargets(plan routeplan.Plan, pi planInputs) []statusTarget {
+func (r *Reconciler) insertTargets(plan routeplan.Decision, pi planInputs) []statusTarget {
 	seen := map[instanceid.ID]bool{}
 	var out []statusTarget
 	for _, a := range plan.Actions {
@@ -87,7 +87,7 @@ func (r *Reconciler) insertTargets(plan routeplan.Plan, pi planInputs) []statusT
 
 // logFailStatic logs when fail static engages, changes reason or releases.
 // Callers hold passMu.
-func (r *Reconciler) logFailStatic(plan routeplan.Plan) {
+func (r *Reconciler) logFailStatic(plan routeplan.Decision) {
 	prev := r.failStatic
 	r.failStatic = plan.FailStatic
 	fs := plan.FailStatic
@@ -107,7 +107,7 @@ func (r *Reconciler) observeDetection(pi planInputs, outcomes []Outcome) {
 		if o.Err != nil || o.Skipped || o.Action.Op != routeplan.OpDelete || o.Action.Evidence != routeplan.EvidenceProbe {
 			continue
 		}
-		s, ok := pi.states[fmt.Sprint(o.Action.InstanceID)]
+		s, ok := pi.states[o.Action.InstanceID]
 		if !ok || s.LastFailure.IsZero() || s.ConsecutiveFailures < 1 {
 			continue
 		}
@@ -127,10 +127,10 @@ func (r *Reconciler) LastReport() Report {
 // the probe budget is spent, reads the /status of healthy ones and returns
 // the plan without executing it: what `vpclink plan` and `vpclink status`
 // show. Do not call it on a Reconciler that is running.
-func (r *Reconciler) DryRun(ctx context.Context) (routeplan.Plan, error) {
+func (r *Reconciler) DryRun(ctx context.Context) (routeplan.Decision, error) {
 	snap, err := Gather(ctx, r.cfg, r.api)
 	if err != nil {
-		return routeplan.Plan{}, err
+		return routeplan.Decision{}, err
 	}
 	pi := r.prepare(ctx, snap, time.Now()) // sets the probe targets
 	probeCtx, cancel := context.WithCancel(ctx)

@@ -221,8 +221,10 @@ func (r *Reconciler) watchVerdicts(ctx context.Context, trigger chan<- struct{})
 // planInputs is a pass's snapshot turned into routeplan input, plus what
 // the pass needs to act on the plan.
 type planInputs struct {
-	in       routeplan.Input
-	states   map[string]health.State
+	in routeplan.Input
+	// states are the monitor's, keyed by instance id: the monitor's string
+	// keys are converted here, once.
+	states   map[instanceid.ID]health.State
 	byID     map[instanceid.ID]gce.Instance
 	statusOf map[instanceid.ID]statusTarget
 }
@@ -255,15 +257,11 @@ func (r *Reconciler) prepare(ctx context.Context, snap Snapshot, now time.Time) 
 	r.monitor.SetTargets(targets)
 	r.cache.keep(live)
 
-	pi.states = r.monitor.States()
+	pi.states = statesByID(r.monitor.States())
 	probes := make(map[instanceid.ID]routeplan.Probe, len(pi.states))
 	var missing []statusTarget
 	wanted := map[instanceid.ID]agentapi.Status{}
-	for key, s := range pi.states {
-		id, err := instanceid.Parse(key)
-		if err != nil {
-			continue
-		}
+	for id, s := range pi.states {
 		probes[id] = probeOf(s)
 		if s.Verdict != health.Healthy {
 			continue
@@ -288,6 +286,18 @@ func (r *Reconciler) prepare(ctx context.Context, snap Snapshot, now time.Time) 
 		Probes: probes, Wanted: wanted,
 	}
 	return pi
+}
+
+// statesByID converts the monitor's keys, which the reconciler sets to
+// instance ids (prepare), back to ids.
+func statesByID(states map[string]health.State) map[instanceid.ID]health.State {
+	out := make(map[instanceid.ID]health.State, len(states))
+	for key, s := range states {
+		if id, err := instanceid.Parse(key); err == nil {
+			out[id] = s
+		}
+	}
+	return out
 }
 
 func probeOf(s health.State) routeplan.Probe {

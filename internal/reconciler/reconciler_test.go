@@ -31,7 +31,7 @@ func waitHealthy(h *harness, r *Reconciler, n int) {
 	h.waitFor("every forwarder healthy", 5*time.Second, func() bool {
 		rep := r.LastReport()
 		healthy := 0
-		for _, f := range rep.Plan.Forwarders {
+		for _, f := range rep.Decision.Forwarders {
 			if f.State == "healthy" {
 				healthy++
 			}
@@ -242,8 +242,8 @@ func TestSteadyStateIssuesNoMutatingCalls(t *testing.T) {
 		if err != nil {
 			t.Fatalf("pass: %v", err)
 		}
-		if len(rep.Plan.Actions) != 0 {
-			t.Fatalf("steady pass planned %d actions: %v", len(rep.Plan.Actions), rep.Plan.Actions)
+		if len(rep.Decision.Actions) != 0 {
+			t.Fatalf("steady pass planned %d actions: %v", len(rep.Decision.Actions), rep.Decision.Actions)
 		}
 		passes++
 	}
@@ -377,8 +377,8 @@ func TestRegionalGroupListsEachZoneOnce(t *testing.T) {
 	}
 	h.fake.ResetRequestCounts()
 	rep, err := r.Pass(context.Background())
-	if err != nil || len(rep.Plan.Actions) != 0 {
-		t.Fatalf("steady pass: %v, actions %v", err, rep.Plan.Actions)
+	if err != nil || len(rep.Decision.Actions) != 0 {
+		t.Fatalf("steady pass: %v, actions %v", err, rep.Decision.Actions)
 	}
 	counts := h.fake.RequestCounts()
 	// Our pass lists each of the 3 zones (background passes may add more)

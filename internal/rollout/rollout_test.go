@@ -54,7 +54,7 @@ func (a *announcer) Stopping(ctx context.Context, inst gcefake.Instance) {
 func setup(t *testing.T) (*gcefake.Server, *gce.Clients, *announcer) {
 	t.Helper()
 	ann := &announcer{t: t}
-	fake := gcefake.New(gcefake.Options{OpLatency: 50 * time.Millisecond, BootDelay: 50 * time.Millisecond, Lifecycle: ann})
+	fake := gcefake.New(gcefake.Options{OpLatency: gcefake.Fixed(50 * time.Millisecond), BootDelay: 50 * time.Millisecond, Lifecycle: ann})
 	srv := httptest.NewServer(fake)
 	t.Cleanup(func() { srv.Close(); fake.Close() })
 	clients, err := gce.NewClients(context.Background(), gce.ClientOptions{Endpoint: srv.URL + "/", OpPoll: 20 * time.Millisecond})

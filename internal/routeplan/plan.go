@@ -1,57 +1,3 @@
-// Package routeplan decides what the reconciler does to vpclink's GCE routes.
-// It is pure: the caller gathers the groups' managed instances, the zones'
-// instances, the owned routes, the probe verdicts and the healthy forwarders'
-// /status, and Compute returns the actions and the fail-static verdict. No
-// I/O, no clock: Input.Now is the only time.
-//
-// Choices DESIGN.md leaves open, recorded here:
-//
-//   - Scope. A route is considered only when naming.IsOwned holds (prefix and
-//     marker), and then only when it is ours to judge: its instance id is a
-//     member of one of the configured groups, or its marker names one of those
-//     groups, or its marker has no group and names a zone we listed. Owned
-//     routes of other shards (other groups) are never in the plan.
-//   - API evidence prunes at once, whatever the probes say: the member is not
-//     RUNNING; its MIG currentAction is DELETING, RECREATING or ABANDONING;
-//     the route's instance id is not a member of the group any more (gone,
-//     abandoned, or an older incarnation).
-//   - Stale incarnations (a member with the marker's instance name exists with
-//     another id). The old route can never forward to its VM again, so it is
-//     pruned on API evidence. "New before old" is kept where it can matter:
-//     when the new incarnation is Healthy and its /status asks for the same
-//     range whose route is missing, the plan inserts the new route and the
-//     stale delete carries After = that insert's name, so the reconciler runs
-//     it only once the insert is DONE. When the new incarnation is not
-//     Healthy (still booting, say) nothing routes through it, and waiting
-//     would only keep a blackhole alive: the stale route goes at once.
-//   - Probe evidence and fail static are judged per group. The fraction is
-//     healthy / (healthy + unhealthy) over the group's RUNNING members without
-//     API evidence; Starting and unprobed members have no verdict and count in
-//     neither, so a scale-out of booting VMs cannot engage fail static.
-//     A Healthy member whose latest probe failed counts in the total but not
-//     as healthy: when the reconciler is cut off, the forwarders cross the
-//     failure threshold one by one (probes are spread over the interval), and
-//     the first to cross must already see the others as suspect, or its
-//     routes would be deleted before fail static engages. The price is one
-//     probe interval of delay when a healthy forwarder blips at the moment
-//     another one dies.
-//     Fail static is engaged for a group when that fraction is below
-//     minHealthyFraction and at least one member is Unhealthy.
-//   - Starting: no successful probe yet and younger than bootGrace (creation
-//     time from the instances list), whatever the probe verdict. A member the
-//     monitor has not probed yet is Unknown and treated like Starting.
-//   - Restore inserts only routes missing by name, for members that are
-//     Healthy, RUNNING, without API evidence, whose /status reports the same
-//     instance id and name, ready, and not draining. Each wanted route must
-//     carry the name naming.RouteName gives for that id, fit an allow entry
-//     (network, project, destRange inside a superset, priority in range) and
-//     point its next hop at that very instance (its URL or one of its NIC
-//     addresses). Everything else is listed in Plan.Rejected and never
-//     created. Routes a healthy forwarder has but no longer wants are the
-//     agent's business, not the reconciler's; so is a route that exists
-//     under the wanted name with another priority or tags (replacing it is
-//     a delete and an insert of the same name, which only the agent may
-//     sequence safely).
 package routeplan
 
 import (
@@ -85,21 +31,24 @@ const (
 	EvidenceStale   Evidence = "stale"   // an older incarnation of a current member
 )
 
-// Verdict is the probe verdict of one forwarder.
-type Verdict string
+// Health is a forwarder's effective health as the plan judges it: the
+// health monitor's verdict with the boot grace applied. It is not the
+// monitor's verdict (health.Verdict): Unknown has no counterpart there, and
+// a monitor verdict of Unhealthy can be Starting here.
+type Health string
 
-// Verdicts. Unknown means the monitor has no state for the forwarder yet.
+// Health values. Unknown means the monitor has no state for the forwarder yet.
 const (
-	Unknown   Verdict = "unknown"
-	Starting  Verdict = "starting"
-	Healthy   Verdict = "healthy"
-	Unhealthy Verdict = "unhealthy"
+	Unknown   Health = "unknown"
+	Starting  Health = "starting"
+	Healthy   Health = "healthy"
+	Unhealthy Health = "unhealthy"
 )
 
 // Probe is the health monitor's view of one forwarder, reduced to what the
 // plan needs (the reconciler converts health.State).
 type Probe struct {
-	Verdict             Verdict
+	Verdict             Health // the monitor's verdict: Starting, Healthy or Unhealthy
 	ConsecutiveFailures int
 	EverSucceeded       bool
 	EverHealthy         bool // reached the success threshold at least once
@@ -111,7 +60,7 @@ type Member struct {
 	Managed gce.ManagedInstance
 }
 
-// Input is everything a plan is computed from.
+// Input is everything a decision is computed from.
 type Input struct {
 	Config config.Reconciler // defaults applied
 	Now    time.Time
@@ -139,7 +88,7 @@ type Action struct {
 	Instance string // instance name, from the member or the route's marker
 	// InstanceID is the incarnation the route belongs to.
 	InstanceID instanceid.ID
-	// After names an insert of this plan that must be DONE before this
+	// After names an insert of this decision that must be DONE before this
 	// action runs; the action is skipped this round if that insert fails.
 	After string
 }
@@ -162,7 +111,7 @@ type FailStatic struct {
 	Groups  []string
 }
 
-// Forwarder is the plan's view of one member, for status, metrics and logs.
+// Forwarder is the decision's view of one member, for status, metrics and logs.
 type Forwarder struct {
 	Group    string
 	Name     string
@@ -172,7 +121,7 @@ type Forwarder struct {
 	Action   string // MIG currentAction
 	IP       string // nic0
 	Created  time.Time
-	Health   Verdict // effective: boot grace applied
+	Health   Health // effective: boot grace applied
 	State    State
 	Evidence string // API evidence against it, if any
 	Routes   []string
@@ -185,7 +134,7 @@ type State string
 const (
 	StateHealthy   State = "healthy"
 	StateUnhealthy State = "unhealthy"
-	StateStarting  State = "starting" // Starting or Unknown verdict, or still booting
+	StateStarting  State = "starting" // Starting or Unknown health, or still booting
 	StateDown      State = "down"     // API evidence: stopped, gone or leaving the group
 )
 
@@ -199,8 +148,8 @@ const (
 	RoutePruning RouteState = "pruning" // a delete is planned
 )
 
-// Rejection is a route a Healthy forwarder asked for that the plan will not
-// create, and why.
+// Rejection is a route a Healthy forwarder asked for that the decision will
+// not create, and why.
 type Rejection struct {
 	Instance   string
 	InstanceID instanceid.ID
@@ -208,8 +157,10 @@ type Rejection struct {
 	Reason     string
 }
 
-// Plan is the result of Compute.
-type Plan struct {
+// Decision is the result of Compute.
+type Decision struct {
+	// Actions are inserts first (stale deletes may wait on them), then
+	// deletes, each by route name.
 	Actions    []Action
 	FailStatic FailStatic
 	Forwarders []Forwarder
@@ -218,11 +169,11 @@ type Plan struct {
 	Rejected    []Rejection
 }
 
-// Compute returns the plan for in. It never fails: input it cannot judge
-// (routes out of scope, malformed /status entries) is left alone or
+// Compute returns the decision for in. It never fails: input it cannot
+// judge (routes out of scope, malformed /status entries) is left alone or
 // reported in Rejected.
-func Compute(in Input) Plan {
-	p := planner{in: in, prefix: in.Config.RoutePrefix}
+func Compute(in Input) Decision {
+	p := newPlanner(in)
 	p.indexInstances()
 	p.judgeMembers()
 	p.judgeRoutes()
@@ -231,9 +182,55 @@ func Compute(in Input) Plan {
 	return p.finish()
 }
 
-func (p *planner) finish() Plan {
-	sort.SliceStable(p.actions, func(i, j int) bool {
-		a, b := p.actions[i], p.actions[j]
+// planner is the state the phases share: what exists (index), what was
+// judged, and the decision being built. Each phase reads what earlier
+// phases wrote and adds its own part; none rewrites another's.
+type planner struct {
+	in     Input
+	prefix string
+	idx    index
+
+	// ownedNames are the owned routes in scope, by name (routes.go).
+	ownedNames map[string]bool
+	// staleByHash names the stale deletes by the current incarnation's id
+	// and the range hash, so a restore of the same range can order them
+	// after its insert (routes.go, restore.go).
+	staleByHash map[instanceid.ID]map[string][]string
+	// pending are routes probe evidence would prune, if fail static allows
+	// it for their group (routes.go, failstatic.go).
+	pending []pendingProbe
+	// counts are each group's healthy and unhealthy members (members.go).
+	counts map[string]*groupCount
+
+	// actions are the decision's actions by route name: a route is either
+	// present (it may be deleted) or missing (it may be inserted), never both.
+	actions     map[string]Action
+	rejected    []Rejection
+	failStatic  FailStatic
+	routeStates map[RouteState]int
+}
+
+func newPlanner(in Input) *planner {
+	return &planner{
+		in: in, prefix: in.Config.RoutePrefix,
+		ownedNames:  map[string]bool{},
+		staleByHash: map[instanceid.ID]map[string][]string{},
+		counts:      map[string]*groupCount{},
+		actions:     map[string]Action{},
+		routeStates: map[RouteState]int{},
+	}
+}
+
+// add records an action for its route.
+func (p *planner) add(a Action) { p.actions[a.Route.Name] = a }
+
+func (p *planner) finish() Decision {
+	actions := make([]Action, 0, len(p.actions))
+	for _, a := range p.actions {
+		actions = append(actions, a)
+	}
+	sort.Slice(actions, func(i, j int) bool {
+		a, b := actions[i], actions[j]
 		if a.Op != b.Op {
 			return a.Op == OpInsert // inserts first: stale deletes may wait on them
 		}
@@ -245,8 +242,8 @@ func (p *planner) finish() Plan {
 		}
 		return p.rejected[i].Reason < p.rejected[j].Reason
 	})
-	fwds := make([]Forwarder, 0, len(p.members))
-	for _, m := range p.members {
+	fwds := make([]Forwarder, 0, len(p.idx.members))
+	for _, m := range p.idx.members {
 		sort.Strings(m.Routes)
 		fwds = append(fwds, m.Forwarder)
 	}
@@ -256,8 +253,11 @@ func (p *planner) finish() Plan {
 		}
 		return fwds[i].Name < fwds[j].Name
 	})
-	return Plan{
-		Actions:     p.actions,
+	if len(actions) == 0 {
+		actions = nil
+	}
+	return Decision{
+		Actions:     actions,
 		FailStatic:  p.failStatic,
 		Forwarders:  fwds,
 		RouteStates: p.routeStates,

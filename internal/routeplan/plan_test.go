@@ -34,7 +34,7 @@ type fw struct {
 	id          instanceid.ID
 	status      string // default RUNNING; "-" = no instance row (MIG still creating)
 	action      string // default NONE
-	verdict     Verdict
+	verdict     Health
 	fails       int
 	everOK      *bool         // default: verdict == Healthy
 	everHealthy *bool         // default: verdict == Healthy
@@ -201,7 +201,7 @@ func routeFor(spec string, byID map[instanceid.ID]fw) gce.Route {
 }
 
 // render writes actions as "<op> <id> <destRange> <evidence>[ after <id>]".
-func render(p Plan) []string {
+func render(p Decision) []string {
 	var out []string
 	for _, a := range p.Actions {
 		s := fmt.Sprintf("%s %d %s %s", a.Op, a.InstanceID, a.Route.DestRange, a.Evidence)
@@ -214,7 +214,7 @@ func render(p Plan) []string {
 	return out
 }
 
-func check(t *testing.T, p Plan, want []string, wantFailStatic bool) {
+func check(t *testing.T, p Decision, want []string, wantFailStatic bool) {
 	t.Helper()
 	got := render(p)
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {

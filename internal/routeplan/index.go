@@ -1,0 +1,50 @@
+package routeplan
+
+import (
+	"github.com/vpclink/vpclink/internal/gce"
+	"github.com/vpclink/vpclink/internal/instanceid"
+)
+
+// index is what exists, joined once and read by every later phase.
+type index struct {
+	instByZoneName map[string]*gce.Instance
+	instByID       map[instanceid.ID]*gce.Instance
+	// listedZones are the zones whose instances the input lists: a route
+	// whose marker names no group is in scope when its zone is one of them.
+	listedZones map[string]bool
+	groups      map[string]bool
+
+	members          []*member
+	memberByID       map[instanceid.ID]*member
+	memberByZoneName map[string]*member
+}
+
+func zoneName(zone, name string) string { return zone + "/" + name }
+
+// indexInstances indexes the instances list and the configured groups.
+func (p *planner) indexInstances() {
+	x := &p.idx
+	x.instByZoneName = make(map[string]*gce.Instance, len(p.in.Instances))
+	x.instByID = make(map[instanceid.ID]*gce.Instance, len(p.in.Instances))
+	x.listedZones = map[string]bool{}
+	for i := range p.in.Instances {
+		inst := &p.in.Instances[i]
+		x.instByZoneName[zoneName(inst.Zone, inst.Name)] = inst
+		x.instByID[inst.ID] = inst
+		x.listedZones[inst.Zone] = true
+	}
+	x.groups = map[string]bool{}
+	for _, g := range p.in.Config.Groups {
+		x.groups[g.Name] = true
+		if g.Zone != "" {
+			x.listedZones[g.Zone] = true
+		}
+	}
+	for _, m := range p.in.Members {
+		if m.Managed.Zone != "" {
+			x.listedZones[m.Managed.Zone] = true
+		}
+	}
+	x.memberByID = make(map[instanceid.ID]*member, len(p.in.Members))
+	x.memberByZoneName = make(map[string]*member, len(p.in.Members))
+}

@@ -1,0 +1,135 @@
+package routeplan
+
+import "time"
+
+// Choices of this phase:
+//
+//   - API evidence prunes at once, whatever the probes say: the member is not
+//     RUNNING; its MIG currentAction is DELETING, RECREATING or ABANDONING.
+//   - Starting: no successful probe yet and younger than bootGrace (creation
+//     time from the instances list), whatever the probe verdict. A member the
+//     monitor has not probed yet is Unknown and treated like Starting.
+//   - The fail-static fraction is healthy / (healthy + unhealthy) over the
+//     group's RUNNING members without API evidence; Starting and unprobed
+//     members have no verdict and count in neither, so a scale-out of booting
+//     VMs cannot engage fail static. A Healthy member whose latest probe
+//     failed counts in the total but not as healthy: when the reconciler is
+//     cut off, the forwarders cross the failure threshold one by one (probes
+//     are spread over the interval), and the first to cross must already see
+//     the others as suspect, or its routes would be deleted before fail
+//     static engages. The price is one probe interval of delay when a healthy
+//     forwarder blips at the moment another one dies.
+
+// leavingActions are the MIG currentActions after which an instance will not
+// forward again under its current id (DESIGN.md invariant 5).
+var leavingActions = map[string]bool{"DELETING": true, "RECREATING": true, "ABANDONING": true}
+
+// bootingStatus are the statuses of an instance on its way to RUNNING.
+var bootingStatus = map[string]bool{"": true, "PROVISIONING": true, "STAGING": true}
+
+// member is a Forwarder plus what the planner needs to judge its routes.
+type member struct {
+	Forwarder
+	selfLink string
+	nicIPs   []string
+	probe    Probe
+}
+
+type groupCount struct{ healthy, unhealthy, total int }
+
+// judgeMembers joins each MIG row with its instance and decides its state.
+func (p *planner) judgeMembers() {
+	x := &p.idx
+	for _, row := range p.in.Members {
+		m := p.joinMember(row)
+		probe, probed := p.in.Probes[m.ID]
+		m.probe = probe
+		m.Health = effectiveHealth(probe, probed, m.Created, p.in.Now, p.in.Config.BootGrace.Duration)
+		m.Evidence = apiEvidence(m.Status, m.Action)
+
+		c := p.counts[m.Group]
+		if c == nil {
+			c = &groupCount{}
+			p.counts[m.Group] = c
+		}
+		switch {
+		case m.Evidence != "" && bootingStatus[m.Status] && !leavingActions[m.Action]:
+			m.State = StateStarting // its routes, if any, still go: it does not forward yet
+		case m.Evidence != "":
+			m.State = StateDown
+		case m.Health == Healthy:
+			m.State = StateHealthy
+			c.total++
+			if probe.ConsecutiveFailures == 0 {
+				c.healthy++ // a Healthy forwarder already failing counts as suspect
+			}
+		case m.Health == Unhealthy:
+			m.State = StateUnhealthy
+			c.unhealthy++
+			c.total++
+		default:
+			m.State = StateStarting
+		}
+		x.members = append(x.members, m)
+		if m.ID != 0 {
+			x.memberByID[m.ID] = m
+		}
+		x.memberByZoneName[zoneName(m.Zone, m.Name)] = m
+	}
+}
+
+// joinMember builds a member from its MIG row and, when listed, its
+// instance: the instances list is the newer truth about id and status.
+func (p *planner) joinMember(row Member) *member {
+	mi := row.Managed
+	m := &member{Forwarder: Forwarder{
+		Group: row.Group, Name: mi.Name, ID: mi.ID, Zone: mi.Zone,
+		Status: mi.Status, Action: mi.CurrentAction,
+	}, selfLink: mi.URL}
+	if inst := p.idx.instByZoneName[zoneName(mi.Zone, mi.Name)]; inst != nil {
+		m.ID, m.Status, m.Created = inst.ID, inst.Status, inst.CreationTimestamp
+		if inst.SelfLink != "" {
+			m.selfLink = inst.SelfLink
+		}
+		for _, nic := range inst.NICs {
+			m.nicIPs = append(m.nicIPs, nic.IP)
+			if nic.Index == 0 {
+				m.IP = nic.IP
+			}
+		}
+	}
+	if m.selfLink == "" {
+		m.selfLink = "https://www.googleapis.com/compute/v1/projects/" + p.in.Config.Project +
+			"/zones/" + m.Zone + "/instances/" + m.Name
+	}
+	return m
+}
+
+// effectiveHealth applies the boot grace (invariant 6) to the monitor's
+// verdict: a forwarder younger than grace that has never been Healthy is
+// Starting, whatever the failures so far. "Never answered" alone is not
+// enough: an agent answers /readyz 503 while it announces, so the monitor may
+// say Unhealthy with one success behind it, and pruning then would delete
+// routes the agent has just created.
+func effectiveHealth(pr Probe, probed bool, created, now time.Time, grace time.Duration) Health {
+	if !probed || pr.Verdict == "" {
+		return Unknown
+	}
+	if !pr.EverHealthy && !created.IsZero() && now.Sub(created) < grace {
+		return Starting
+	}
+	return pr.Verdict
+}
+
+// apiEvidence returns why the API says this member will not forward, or "".
+func apiEvidence(status, action string) string {
+	switch {
+	case status == "":
+		return "instance is not created yet"
+	case status != "RUNNING":
+		return "instance is " + status
+	case leavingActions[action]:
+		return "MIG action " + action
+	}
+	return ""
+}
