@@ -11,12 +11,13 @@ import (
 	"github.com/vpclink/vpclink/internal/agentapi"
 )
 
-// Handler serves /healthz, /readyz, /status and /metrics.
+// Handler serves /healthz, /readyz, /status, /peer-probe and /metrics.
 func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.serveHealthz)
 	mux.HandleFunc("GET /readyz", a.serveReadyz)
 	mux.HandleFunc("GET /status", a.serveStatus)
+	mux.Handle("GET /peer-probe", newPeerProbe(a.opt.Identity, a.opt.Config.Health.Port, nil))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.gatherer, promhttp.HandlerOpts{}))
 	return mux
 }
