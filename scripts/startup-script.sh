@@ -3,10 +3,17 @@
 # forwarders (vpclink-agent.service) and reconcilers
 # (vpclink-reconciler.service); terraform/modules/* set it and its attributes.
 # It runs on every boot and is safe to repeat: it installs the vpclink binary,
-# one systemd unit and, where asked, a config file; optionally configures
-# Google's Ops Agent; then makes sure the unit is enabled and started. The
-# unit is restarted only when its binary, unit file or config file changed:
+# one systemd unit and, where asked, a config file, and makes sure the unit is
+# enabled and started; only then, where asked, Google's Ops Agent. The unit is
+# restarted only when its binary, unit file or config file changed:
 # restarting the agent withdraws and re-announces the forwarder's routes.
+#
+# Nothing slow comes before the unit starts: autohealing counts from 120-180 s
+# after creation and /healthz answers only once the unit runs. The Ops
+# Agent's installer (a repository script plus apt, minutes without NAT) runs
+# in the background after the start, logging to
+# /var/log/vpclink-ops-agent-install.log; an image with the Ops Agent baked in
+# skips it. Every fetch has a connect timeout.
 #
 # Everything comes from metadata attributes; an instance attribute wins over
 # the project attribute of the same name, and an empty value means unset.
@@ -29,15 +36,17 @@
 #                          (the reconciler: /etc/vpclink/reconciler.yaml).
 #                          Unset: no file; the agent reads vpclink-config
 #                          from the metadata server itself.
-#   vpclink-ops-agent      "true": install Google's Ops Agent when missing and
-#                          configure it: the journal to Cloud Logging,
+#   vpclink-ops-agent      "true": install Google's Ops Agent when missing (in
+#                          the background) and configure it: the unit's
+#                          journal lines to Cloud Logging, parsed as JSON,
 #                          localhost:<vpclink-metrics-port>/metrics to Managed
 #                          Service for Prometheus as job <vpclink-metrics-job>.
 #
 # Environment, for tests: GCE_METADATA_HOST=host:port (as the Google client
 # libraries read it); VPCLINK_ROOT=/dir installs every file under /dir
 # instead of / (systemctl is still called as usual); curl honours
-# CURL_CA_BUNDLE. Log lines start with "vpclink-startup:".
+# CURL_CA_BUNDLE; VPCLINK_OPS_AGENT_REPO_SCRIPT replaces the URL of Google's
+# add-google-cloud-ops-agent-repo.sh. Log lines start with "vpclink-startup:".
 set -euo pipefail
 
 readonly ROOT=${VPCLINK_ROOT:-}
@@ -46,6 +55,10 @@ readonly IMAGE_DIR=$ROOT/usr/local/share/vpclink
 # The URL the installed binary came from, to notice a changed URL.
 readonly BINARY_SOURCE=$ROOT/var/lib/vpclink-startup/binary-url
 readonly OPS_AGENT_DIR=$ROOT/etc/google-cloud-ops-agent
+readonly OPS_AGENT_REPO_SCRIPT=${VPCLINK_OPS_AGENT_REPO_SCRIPT:-https://dl.google.com/cloudagents/add-google-cloud-ops-agent-repo.sh}
+# The background Ops Agent install: its work files and its log.
+readonly OPS_AGENT_WORK=$ROOT/var/lib/vpclink-startup/ops-agent
+readonly OPS_AGENT_LOG=$ROOT/var/log/vpclink-ops-agent-install.log
 readonly MD="http://${GCE_METADATA_HOST:-metadata.google.internal}/computeMetadata/v1"
 
 log() { echo "vpclink-startup: $*" >&2; }
@@ -61,7 +74,7 @@ die() {
 attr() {
 	local key=$1 out=$2 scope code
 	for scope in instance project; do
-		code=$(curl -sS --max-time 10 --retry 5 --retry-connrefused -H 'Metadata-Flavor: Google' \
+		code=$(curl -sS --connect-timeout 5 --max-time 10 --retry 5 --retry-connrefused -H 'Metadata-Flavor: Google' \
 			-o "$out" -w '%{http_code}' "$MD/$scope/attributes/$key") ||
 			die "metadata server $MD: reading $scope/attributes/$key failed"
 		case $code in
@@ -96,17 +109,17 @@ download() {
 		bucket=${path%%/*}
 		object=${path#*/}
 		object=${object//\//%2F}
-		token=$(curl -fsS --max-time 10 --retry 5 --retry-connrefused -H 'Metadata-Flavor: Google' \
+		token=$(curl -fsS --connect-timeout 5 --max-time 10 --retry 5 --retry-connrefused -H 'Metadata-Flavor: Google' \
 			"$MD/instance/service-accounts/default/token" |
 			sed -n 's/.*"access_token" *: *"\([^"]*\)".*/\1/p') ||
 			die "metadata server $MD: no service account token to read $url"
 		[[ -n $token ]] || die "metadata server $MD: no service account token to read $url"
-		curl -fsS --max-time 300 --retry 5 --retry-connrefused -H "Authorization: Bearer $token" -o "$dest" \
+		curl -fsS --connect-timeout 10 --max-time 300 --retry 5 --retry-connrefused -H "Authorization: Bearer $token" -o "$dest" \
 			"https://storage.googleapis.com/storage/v1/b/$bucket/o/$object?alt=media" ||
 			die "vpclink-binary-url: cannot download $url"
 		;;
 	https://*)
-		curl -fsSL --max-time 300 --retry 5 --retry-connrefused -o "$dest" "$url" ||
+		curl -fsSL --connect-timeout 10 --max-time 300 --retry 5 --retry-connrefused -o "$dest" "$url" ||
 			die "vpclink-binary-url: cannot download $url"
 		;;
 	*) die "vpclink-binary-url: $url: want https:// or gs://" ;;
@@ -211,7 +224,7 @@ stage_config() {
 }
 
 # stage_ops_agent renders the Ops Agent's config to $tmp/ops-agent.yaml when
-# vpclink-ops-agent is "true", and sets ops_agent=1.
+# vpclink-ops-agent is "true", and sets ops_agent=1. Call after stage_unit.
 stage_ops_agent() {
 	local enabled job port
 	value vpclink-ops-agent enabled
@@ -222,17 +235,27 @@ stage_ops_agent() {
 	value vpclink-metrics-port port
 	[[ $job =~ ^[A-Za-z0-9_.-]+$ ]] || die "vpclink-metrics-job: '$job': want a Prometheus job name"
 	[[ $port =~ ^[0-9]+$ ]] || die "vpclink-metrics-port: '$port': want a port number"
-	# The journal to Cloud Logging: vpclink logs JSON, whose "severity" becomes
-	# the entry's; /metrics to Managed Service for Prometheus.
+	# Logs: the journal, less every unit but this one; then the JSON line,
+	# which journald keeps in the record's MESSAGE field (parse_json's field
+	# names the record's key itself, as Fluent Bit's parser filter Key_Name
+	# does: the jsonPayload. prefix exists only in the log entry it becomes),
+	# becomes jsonPayload, and its "severity" the entry's severity. The
+	# log-based metrics read jsonPayload.component, op, instance, err and
+	# evidence (test/startup checks them against terraform/modules/monitoring).
+	# Metrics: /metrics to Managed Service for Prometheus.
 	cat >"$tmp/ops-agent.yaml" <<OPS_AGENT
 logging:
   receivers:
     vpclink_journal:
       type: systemd_journald
   processors:
+    vpclink_only:
+      type: exclude_logs
+      matches_any:
+        - 'NOT jsonPayload."_SYSTEMD_UNIT" = "$unit_name"'
     vpclink_json:
       type: parse_json
-      field: jsonPayload.MESSAGE
+      field: MESSAGE
     vpclink_severity:
       type: modify_fields
       fields:
@@ -242,7 +265,7 @@ logging:
     pipelines:
       vpclink:
         receivers: [vpclink_journal]
-        processors: [vpclink_json, vpclink_severity]
+        processors: [vpclink_only, vpclink_json, vpclink_severity]
 metrics:
   receivers:
     vpclink_prometheus:
@@ -260,22 +283,51 @@ metrics:
 OPS_AGENT
 }
 
-# install_ops_agent installs the Ops Agent when missing and its config when
-# changed. Failures are logged, not fatal: without the Ops Agent, logs and
-# metrics stay on the VM and vpclink works all the same.
-install_ops_agent() {
-	((ops_agent)) || return 0
-	if [[ ! -d $OPS_AGENT_DIR ]] || ! systemctl is-enabled --quiet google-cloud-ops-agent 2>/dev/null; then
-		log "installing the Ops Agent"
-		if ! curl -fsSL --max-time 120 --retry 5 -o "$tmp/add-ops-agent-repo.sh" https://dl.google.com/cloudagents/add-google-cloud-ops-agent-repo.sh ||
-			! bash "$tmp/add-ops-agent-repo.sh" --also-install; then
-			log "Ops Agent install failed; logs and metrics stay on this VM"
-		fi
-	fi
-	if differs "$tmp/ops-agent.yaml" "$OPS_AGENT_DIR/config.yaml"; then
-		replace "$tmp/ops-agent.yaml" "$OPS_AGENT_DIR/config.yaml" 0644
+ops_agent_installed() {
+	[[ -d $OPS_AGENT_DIR ]] && systemctl is-enabled --quiet google-cloud-ops-agent 2>/dev/null
+}
+
+# configure_ops_agent CONFIG installs CONFIG as the Ops Agent's config when it
+# differs, and restarts the Ops Agent then.
+configure_ops_agent() {
+	if differs "$1" "$OPS_AGENT_DIR/config.yaml"; then
+		replace "$1" "$OPS_AGENT_DIR/config.yaml" 0644
 		systemctl restart google-cloud-ops-agent || log "Ops Agent restart failed"
 	fi
+}
+
+# install_ops_agent_now CONFIG runs Google's installer, then configures the
+# Ops Agent. Failures are logged, not fatal: without the Ops Agent, logs and
+# metrics stay on the VM and vpclink works all the same; the next boot tries
+# again.
+install_ops_agent_now() {
+	local config=$1 work=${1%/*}
+	log "installing the Ops Agent from $OPS_AGENT_REPO_SCRIPT"
+	if ! curl -fsSL --connect-timeout 10 --max-time 120 --retry 5 -o "$work/add-ops-agent-repo.sh" "$OPS_AGENT_REPO_SCRIPT" ||
+		! bash "$work/add-ops-agent-repo.sh" --also-install; then
+		log "Ops Agent install failed; logs and metrics stay on this VM"
+		return 0
+	fi
+	configure_ops_agent "$config"
+	log "Ops Agent installed and configured"
+}
+
+# start_ops_agent configures an installed Ops Agent at once; a missing one is
+# installed in the background (its own copy of the config, its own log),
+# so that the script, and the boot, never wait for apt.
+start_ops_agent() {
+	((ops_agent)) || return 0
+	if ops_agent_installed; then
+		configure_ops_agent "$tmp/ops-agent.yaml"
+		return 0
+	fi
+	mkdir -p "$OPS_AGENT_WORK" "${OPS_AGENT_LOG%/*}"
+	install -m 0644 "$tmp/ops-agent.yaml" "$OPS_AGENT_WORK/config.yaml"
+	log "installing the Ops Agent in the background; log: ${OPS_AGENT_LOG#"$ROOT"}"
+	(
+		trap 'rm -rf "$OPS_AGENT_WORK"' EXIT
+		install_ops_agent_now "$OPS_AGENT_WORK/config.yaml"
+	) </dev/null >>"$OPS_AGENT_LOG" 2>&1 &
 }
 
 main() {
@@ -310,7 +362,6 @@ main() {
 		replace "$tmp/config" "$config_dest" 0644
 		restart=1
 	fi
-	install_ops_agent
 
 	if ((reload)); then
 		systemctl daemon-reload
@@ -326,6 +377,7 @@ main() {
 		systemctl start --no-block "$unit_name"
 	fi
 	log "$("$BIN" version 2>/dev/null || echo "vpclink (version unknown)"): $unit_name enabled and started"
+	start_ops_agent
 }
 
 # Set by the stage_* functions, used by main.

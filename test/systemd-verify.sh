@@ -51,4 +51,21 @@ for unit in "${units[@]}"; do
 	fi
 	rm -f "$errfile"
 done
+# Both units share one system-call filter (what the agent's netlink and
+# sysctl work allows is what the reconciler has), and a filtered call fails
+# with EPERM rather than killing the service.
+filter_of() { grep -E '^(SystemCallFilter|SystemCallErrorNumber)=' "$1"; }
+want_filter=$'SystemCallFilter=@system-service\nSystemCallFilter=~@privileged @resources\nSystemCallErrorNumber=EPERM'
+for unit in "${units[@]}"; do
+	name=$(basename "$unit")
+	if [[ $(filter_of "$unit") == "$want_filter" ]]; then
+		echo "ok   $name system-call filter"
+	else
+		echo "FAIL $name system-call filter: want" >&2
+		printf '    %s\n' "$want_filter" >&2
+		echo "got:" >&2
+		filter_of "$unit" | sed 's/^/    /' >&2
+		failed=1
+	fi
+done
 exit "$failed"

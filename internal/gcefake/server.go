@@ -61,7 +61,11 @@ type Server struct {
 	ipUsed     map[string]map[string]bool // subnet CIDR → allocated IPs
 	faults     map[string]Fault
 	latency    map[string]time.Duration
-	quota      map[string]int // project/network → max routes
+	quota      map[string]int         // project → max routes (GCE's ROUTES quota)
+	rates      map[string]*rateWindow // project → rate-limit window
+	clock      func() time.Time       // rate windows' clock; tests move it to the next minute
+	opLimit    map[string]int         // project → max pending operations
+	pending    map[string]int         // project → pending operations
 	counts     map[string]int64
 	subs       map[int]chan struct{}
 	nextSub    int
@@ -105,6 +109,10 @@ func New(opts Options) *Server {
 		faults:     map[string]Fault{},
 		latency:    map[string]time.Duration{},
 		quota:      map[string]int{},
+		rates:      map[string]*rateWindow{},
+		clock:      time.Now,
+		opLimit:    map[string]int{},
+		pending:    map[string]int{},
 		counts:     map[string]int64{},
 		subs:       map[int]chan struct{}{},
 		effState:   map[string]bool{},
@@ -113,6 +121,7 @@ func New(opts Options) *Server {
 	s.goLifecycle(s.logEffective)
 	s.mux = http.NewServeMux()
 	s.registerCompute()
+	s.registerGcloud()
 	s.registerControl()
 	return s
 }

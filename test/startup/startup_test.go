@@ -133,7 +133,8 @@ func TestReconcilerConfigAndOpsAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	v.ok("restart google-cloud-ops-agent", "daemon-reload", "enable "+reconcilerUnit, "restart --no-block "+reconcilerUnit)
+	// The unit first, then the Ops Agent: nothing slow may delay /healthz.
+	v.ok("daemon-reload", "enable "+reconcilerUnit, "restart --no-block "+reconcilerUnit, "restart google-cloud-ops-agent")
 	if got := v.file(binPath); got != string(bin) {
 		t.Errorf("%s = %q, want the binary from the project attribute's URL", binPath, got)
 	}
@@ -150,7 +151,8 @@ func TestReconcilerConfigAndOpsAgent(t *testing.T) {
 		t.Errorf("reconciler.yaml mode %v, want 0644 (the unit's dynamic user reads it)", m)
 	}
 	ops := v.file("/etc/google-cloud-ops-agent/config.yaml")
-	for _, want := range []string{"job_name: vpclink-reconciler", `targets: ["localhost:9781"]`, "type: systemd_journald", "move_from: jsonPayload.severity"} {
+	for _, want := range []string{"job_name: vpclink-reconciler", `targets: ["localhost:9781"]`, "type: systemd_journald", "move_from: jsonPayload.severity",
+		`NOT jsonPayload."_SYSTEMD_UNIT" = "vpclink-reconciler.service"`} {
 		if !strings.Contains(ops, want) {
 			t.Errorf("Ops Agent config lacks %q:\n%s", want, ops)
 		}
@@ -172,7 +174,7 @@ func TestReconcilerConfigAndOpsAgent(t *testing.T) {
 
 	t.Log("changed metrics port: restart the Ops Agent only")
 	v.md.set("vpclink-metrics-port", "9791")
-	v.ok("restart google-cloud-ops-agent", "start --no-block "+reconcilerUnit)
+	v.ok("start --no-block "+reconcilerUnit, "restart google-cloud-ops-agent")
 	if ops := v.file("/etc/google-cloud-ops-agent/config.yaml"); !strings.Contains(ops, `"localhost:9791"`) {
 		t.Errorf("Ops Agent config not updated:\n%s", ops)
 	}

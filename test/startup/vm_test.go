@@ -146,6 +146,9 @@ type vm struct {
 
 func newVM(t *testing.T) *vm {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: runs the startup script in a simulated VM (full tier)")
+	}
 	for _, tool := range []string{"bash", "curl", "sha256sum", "cmp", "install"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("needs %s: %v", tool, err)
@@ -343,4 +346,24 @@ func repoFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// allCalls returns every state-changing systemctl call so far, including
+// those made after a run returned (background work), and marks them seen:
+// the next run reports only its own.
+func (v *vm) allCalls() []string {
+	v.t.Helper()
+	b, err := os.ReadFile(v.callLog)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	all := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	v.seen = len(all)
+	var calls []string
+	for _, c := range all {
+		if !strings.HasPrefix(c, "is-enabled ") && !strings.HasPrefix(c, "is-active ") {
+			calls = append(calls, c)
+		}
+	}
+	return calls
 }

@@ -73,8 +73,8 @@ func TestUnitsMatchTheirModules(t *testing.T) {
 				t.Errorf("%s deploys module %q, want the module named like its folder", u.path, got)
 			}
 			includes := blocksOf(u.body, "include")
-			if len(includes) != 1 || !strings.Contains(exprText(t, u, includes[0].Body.Attributes["path"]), "find_in_parent_folders(") {
-				t.Errorf("%s: want one include block whose path is find_in_parent_folders(...)", u.path)
+			if len(includes) != 1 || exprText(t, u, includes[0].Body.Attributes["path"]) != `find_in_parent_folders("root.hcl")` {
+				t.Errorf("%s: want one include block whose path is find_in_parent_folders(\"root.hcl\")", u.path)
 			}
 
 			inputs := objectKeys(t, u.path, u.body.Attributes["inputs"])
@@ -136,7 +136,7 @@ func TestForwardersScaleWithNumInstances(t *testing.T) {
 			continue
 		}
 		if !slices.Contains(objectKeys(t, u.path, u.body.Attributes["inputs"]), "num_instances") {
-			t.Fatalf("%s: no num_instances input, so `terragrunt apply -var num_instances=N` has no default to override", u.path)
+			t.Fatalf("%s: no num_instances input: the unit file must record the group's size", u.path)
 		}
 		if _, ok := loadModule(t, moduleSource(t, u)).variables["num_instances"]; !ok {
 			t.Fatalf("forwarders module declares no num_instances variable")
@@ -146,8 +146,8 @@ func TestForwardersScaleWithNumInstances(t *testing.T) {
 	t.Fatal("no forwarders unit")
 }
 
-// loadUnits parses every terragrunt.hcl under live, the root file first, then
-// the units by folder name.
+// loadUnits parses root.hcl and every unit's terragrunt.hcl under live, the
+// root file first, then the units by folder name.
 func loadUnits(t *testing.T, live string) []unit {
 	t.Helper()
 	parser := hclparse.NewParser()
@@ -159,7 +159,12 @@ func loadUnits(t *testing.T, live string) []unit {
 		if d.IsDir() && strings.HasPrefix(d.Name(), ".") {
 			return filepath.SkipDir // .terragrunt-cache
 		}
-		if d.IsDir() || d.Name() != "terragrunt.hcl" {
+		// The root file is root.hcl; a unit is a terragrunt.hcl in a subfolder.
+		if d.IsDir() || (d.Name() != "terragrunt.hcl" && d.Name() != "root.hcl") {
+			return nil
+		}
+		if (d.Name() == "root.hcl") != (filepath.Dir(path) == live) {
+			t.Errorf("%s: want root.hcl at the top of %s and terragrunt.hcl in each unit", path, live)
 			return nil
 		}
 		f, diags := parser.ParseHCLFile(path)
@@ -179,7 +184,7 @@ func loadUnits(t *testing.T, live string) []unit {
 	}
 	sort.Slice(units, func(i, j int) bool { return units[i].dir < units[j].dir })
 	if len(units) == 0 || units[0].dir != "" {
-		t.Fatalf("%s: no root terragrunt.hcl", live)
+		t.Fatalf("%s: no root.hcl", live)
 	}
 	return units
 }

@@ -8,7 +8,7 @@ terraform {
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = ">= 6.0"
+      version = ">= 7.0, < 9.0"
     }
   }
 }
@@ -37,6 +37,12 @@ variable "vpclink_url" {
   default     = "gs://my-vpclink-project-releases/vpclink/v0.5.0/vpclink-linux-amd64"
 }
 
+variable "vpclink_sha256" {
+  description = "SHA-256 of the binary at vpclink_url (sha256sum); VMs refuse one that does not match. The default is a placeholder."
+  type        = string
+  default     = "0000000000000000000000000000000000000000000000000000000000000000"
+}
+
 provider "google" {
   project = var.project
   region  = var.region
@@ -51,10 +57,11 @@ locals {
 module "forwarders" {
   source = "../../modules/forwarders"
 
-  project       = var.project
-  region        = var.region
-  num_instances = var.num_instances
-  vpclink_url   = var.vpclink_url
+  project        = var.project
+  region         = var.region
+  num_instances  = var.num_instances
+  vpclink_url    = var.vpclink_url
+  vpclink_sha256 = var.vpclink_sha256
 
   nic0 = { network = local.network_a, subnetwork = "${local.subnets}/vpc-a-forwarders" }
   nic1 = { network = local.network_b, subnetwork = "${local.subnets}/vpc-b-forwarders" }
@@ -66,9 +73,10 @@ module "forwarders" {
 module "reconciler" {
   source = "../../modules/reconciler"
 
-  project     = var.project
-  region      = var.region
-  vpclink_url = var.vpclink_url
+  project        = var.project
+  region         = var.region
+  vpclink_url    = var.vpclink_url
+  vpclink_sha256 = var.vpclink_sha256
 
   network                   = { network = local.network_a, subnetwork = "${local.subnets}/vpc-a-ops" }
   forwarder_service_account = module.forwarders.service_account_email

@@ -76,13 +76,14 @@ module "vm" {
   # keeps table rt1 on it.
   network_interfaces = [var.nic0, var.nic1]
 
-  vpclink_url    = var.vpclink_url
-  vpclink_sha256 = var.vpclink_sha256
-  unit_name      = "vpclink-agent.service"
-  unit           = var.agent_unit
-  ops_agent      = var.ops_agent
-  port           = var.health_port
-  metadata       = { "vpclink-config" = local.agent_config }
+  vpclink_url       = var.vpclink_url
+  vpclink_sha256    = var.vpclink_sha256
+  grant_binary_read = var.grant_binary_read
+  unit_name         = "vpclink-agent.service"
+  unit              = var.agent_unit
+  ops_agent         = var.ops_agent
+  port              = var.health_port
+  metadata          = { "vpclink-config" = local.agent_config }
 }
 
 resource "google_compute_region_instance_group_manager" "forwarders" {
@@ -133,16 +134,22 @@ resource "google_compute_region_instance_group_manager" "forwarders" {
   }
 }
 
-# GCE's firewall applies to forwarded packets: allow what the forwarders carry.
+# GCE's firewall applies to forwarded packets: allow what the forwarders carry,
+# and only that. destinationRanges limits a rule to packets addressed to those
+# ranges (Compute REST reference, Firewall.destinationRanges), so these rules
+# admit traffic between the two sides' ranges and never a port on the
+# forwarder itself: management traffic (health checks, the reconciler's
+# probes, SSH) has its own rules, each from its own sources.
 resource "google_compute_firewall" "forwarded_vpc_a" {
-  count = length(var.forwarded_source_ranges.vpc_a) > 0 ? 1 : 0
+  count = length(var.forwarded_source_ranges.vpc_a) > 0 && length(var.forwarded_source_ranges.vpc_b) > 0 ? 1 : 0
 
   project                 = local.nic0_project
   name                    = "${var.name}-forward-from-a"
   network                 = var.nic0.network
-  description             = "Traffic from VPC A that vpclink forwarders route to VPC B"
+  description             = "Traffic from VPC A to VPC B that vpclink forwarders route (not to the forwarders themselves)"
   direction               = "INGRESS"
   source_ranges           = var.forwarded_source_ranges.vpc_a
+  destination_ranges      = var.forwarded_source_ranges.vpc_b
   target_service_accounts = [module.vm.service_account_email]
 
   allow {
@@ -151,17 +158,38 @@ resource "google_compute_firewall" "forwarded_vpc_a" {
 }
 
 resource "google_compute_firewall" "forwarded_vpc_b" {
-  count = length(var.forwarded_source_ranges.vpc_b) > 0 ? 1 : 0
+  count = length(var.forwarded_source_ranges.vpc_a) > 0 && length(var.forwarded_source_ranges.vpc_b) > 0 ? 1 : 0
 
   project                 = local.nic1_project
   name                    = "${var.name}-forward-from-b"
   network                 = var.nic1.network
-  description             = "Traffic from VPC B that vpclink forwarders route to VPC A (replies included)"
+  description             = "Traffic from VPC B to VPC A that vpclink forwarders route, replies included (not to the forwarders themselves)"
   direction               = "INGRESS"
   source_ranges           = var.forwarded_source_ranges.vpc_b
+  destination_ranges      = var.forwarded_source_ranges.vpc_a
   target_service_accounts = [module.vm.service_account_email]
 
   allow {
     protocol = "all"
+  }
+}
+
+# SSH to the forwarders, from the listed ranges only (e.g. IAP's
+# 35.235.240.0/20): a rule of its own, not a side effect of the forwarded
+# traffic's rules.
+resource "google_compute_firewall" "ssh" {
+  count = length(var.ssh_source_ranges) > 0 ? 1 : 0
+
+  project                 = local.nic0_project
+  name                    = "${var.name}-allow-ssh"
+  network                 = var.nic0.network
+  description             = "SSH to vpclink forwarders (nic0)"
+  direction               = "INGRESS"
+  source_ranges           = var.ssh_source_ranges
+  target_service_accounts = [module.vm.service_account_email]
+
+  allow {
+    protocol = "tcp"
+    ports    = ["22"]
   }
 }

@@ -62,3 +62,11 @@ output "health_port" {
   description = "Port of the agents' /healthz, /readyz, /status, /metrics."
   value       = var.health_port
 }
+
+output "operator_role" {
+  description = "The operator role for drain, undrain, rollout, status and plan: role id per project, and its permissions."
+  value = {
+    ids         = { for p, r in google_project_iam_custom_role.operator : p => r.id }
+    permissions = local.operator_permissions
+  }
+}

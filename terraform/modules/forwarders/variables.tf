@@ -37,7 +37,7 @@ variable "max_instances" {
 }
 
 variable "num_instances" {
-  description = "Number of forwarders (the group's target size). 0 empties the group; change it with `terragrunt apply -var num_instances=N`."
+  description = "Number of forwarders (the group's target size). 0 empties the group. Change it where it is set (terragrunt: num_instances in forwarders/terragrunt.hcl) and apply: a -var on the command line is undone by the next apply without it, which scales back without warning."
   type        = number
   default     = 2
 
@@ -147,7 +147,7 @@ variable "route_projects" {
 }
 
 variable "vpclink_url" {
-  description = "Where the startup script downloads the vpclink binary: an https:// URL or a gs://bucket/object (read with the forwarder's service account; grant it roles/storage.objectViewer on that object or bucket)."
+  description = "Where the startup script downloads the vpclink binary: an https:// URL or a gs://bucket/object, read with the forwarders' service account, which gets read on that object alone (grant_binary_read)."
   type        = string
 
   validation {
@@ -157,14 +157,19 @@ variable "vpclink_url" {
 }
 
 variable "vpclink_sha256" {
-  description = "Expected SHA-256 (hex) of the binary at vpclink_url, as metadata vpclink-binary-sha256: the startup script refuses a binary that does not match, and downloads again only when the installed one does not match. Empty: not checked, and an installed binary is kept until vpclink_url changes."
+  description = "SHA-256 (hex) of the binary at vpclink_url, as metadata vpclink-binary-sha256: the startup script refuses a binary that does not match (it runs as root on VMs that may change routes), and downloads again only when the installed one does not match. Required: publish the digest with the binary (sha256sum)."
   type        = string
-  default     = ""
 
   validation {
-    condition     = var.vpclink_sha256 == "" || can(regex("^[0-9a-fA-F]{64}$", var.vpclink_sha256))
-    error_message = "vpclink_sha256 must be empty or 64 hex digits (sha256sum's output)."
+    condition     = can(regex("^[0-9a-fA-F]{64}$", var.vpclink_sha256))
+    error_message = "vpclink_sha256 must be 64 hex digits (sha256sum's output)."
   }
+}
+
+variable "grant_binary_read" {
+  description = "For a gs:// vpclink_url, grant the forwarders' service account roles/storage.objectViewer on that object alone (a conditional binding on the bucket: needs uniform bucket-level access, and whoever applies must be able to set the bucket's IAM policy). False: grant it yourself."
+  type        = bool
+  default     = true
 }
 
 variable "agent_unit" {
@@ -192,7 +197,7 @@ variable "wait_for_stable" {
 }
 
 variable "forwarded_source_ranges" {
-  description = "Ingress allowed through the forwarders, per side: traffic from vpc_a ranges arriving on nic0, from vpc_b ranges arriving on nic1 (GCE's firewall applies to forwarded packets too)."
+  description = "The two sides' ranges whose traffic the forwarders carry: packets from vpc_a ranges to vpc_b ranges arriving on nic0, and from vpc_b ranges to vpc_a ranges arriving on nic1 (GCE's firewall applies to forwarded packets too). Both or neither: the rules name one side as source and the other as destination, so neither opens a port on the forwarders themselves."
   type = object({
     vpc_a = optional(list(string), [])
     vpc_b = optional(list(string), [])
@@ -203,6 +208,28 @@ variable "forwarded_source_ranges" {
     condition     = alltrue([for c in concat(var.forwarded_source_ranges.vpc_a, var.forwarded_source_ranges.vpc_b) : can(regex("^[0-9.]+/[0-9]+$", c)) && try(cidrsubnet(c, 0, 0) == c, false)])
     error_message = "every forwarded_source_ranges entry must be an IPv4 CIDR with no host bits set."
   }
+
+  validation {
+    condition     = (length(var.forwarded_source_ranges.vpc_a) > 0) == (length(var.forwarded_source_ranges.vpc_b) > 0)
+    error_message = "forwarded_source_ranges needs both vpc_a and vpc_b (each side is the other's destination), or neither."
+  }
+}
+
+variable "ssh_source_ranges" {
+  description = "Ranges allowed to reach tcp/22 on the forwarders' nic0, e.g. [\"35.235.240.0/20\"] for IAP TCP forwarding. Empty: no SSH rule."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.ssh_source_ranges : can(regex("^[0-9.]+/[0-9]+$", c)) && try(cidrsubnet(c, 0, 0) == c, false)])
+    error_message = "every ssh_source_ranges entry must be an IPv4 CIDR with no host bits set."
+  }
+}
+
+variable "operators" {
+  description = "IAM members (user:, group:, serviceAccount:) who run `vpclink drain`, `undrain`, `rollout`, `status` and `plan` against this group: granted the operator role in `project` and each of `route_projects`, and roles/iam.serviceAccountUser on the forwarders' service account (GCE asks for it to change the metadata of a VM that runs as a service account). Empty: the role is still created, for granting elsewhere."
+  type        = list(string)
+  default     = []
 }
 
 variable "labels" {

@@ -2,14 +2,37 @@
 # reconciler's JSON logs (Ops Agent ships the journal; fields severity, op,
 # instance, route, err, message, component, evidence), alert policies on those and on
 # the Prometheus metrics that Managed Service for Prometheus scrapes from
-# /metrics (PromQL conditions), and one dashboard.
+# /metrics, and one dashboard.
 
 locals {
   rj = var.reconciler_job
 
-  # One alert policy per condition. PromQL runs over Managed Service for
-  # Prometheus; metric validation is off because a metric exists only after
-  # its first sample (a fresh project would otherwise reject the policy).
+  # A log-based metric as PromQL names it: logging.googleapis.com/user/NAME
+  # with the first / as : and every other special character as _ (Cloud
+  # Monitoring, "Mapping Cloud Monitoring metrics to PromQL"). Log-based
+  # metrics may exist on several resource types, hence monitored_resource.
+  log_metric_promql = { for k, m in {
+    errors       = google_logging_metric.errors.name
+    quota_errors = google_logging_metric.quota_errors.name
+  } : k => "logging_googleapis_com:user_${replace(m, "/[^a-zA-Z0-9_]/", "_")}{monitored_resource=\"gce_instance\"}" }
+
+  # The routes quota of each project that holds vpclink routes (a Shared VPC
+  # host's quota is the host's). GCE writes the quota limit about once a day
+  # (serviceruntime quota/limit: sampled every 86400 s), so a plain selector,
+  # which looks back 5 minutes, is empty most of the day: last_over_time over
+  # 25 h always holds the latest sample, of the limit and of the usage alike.
+  quota_projects = distinct(concat([var.project], var.route_projects))
+  quota_selector = "monitored_resource=\"consumer_quota\",service=\"compute.googleapis.com\",quota_metric=\"compute.googleapis.com/routes\",project_id=~\"${join("|", local.quota_projects)}\""
+  quota_usage    = "max by (project_id) (last_over_time(serviceruntime_googleapis_com:quota_allocation_usage{${local.quota_selector}}[25h]))"
+  quota_limit    = "min by (project_id) (last_over_time(serviceruntime_googleapis_com:quota_limit{${local.quota_selector}}[25h]))"
+
+  # One alert policy per condition, every one a PromQL condition with metric
+  # validation off. A Prometheus metric exists only after its first sample,
+  # and a log-based metric created in the same apply is not visible to
+  # alerting for a while: a condition_threshold on it fails with 404 until
+  # then (an open provider issue), so the first apply of a fresh project would
+  # fail. PromQL with validation off is accepted at once and starts matching
+  # when data arrives.
   promql_alerts = {
     forwarder_pruned = {
       display  = "forwarder pruned"
@@ -56,9 +79,37 @@ locals {
     routes_quota = {
       display  = "routes quota above ${floor(var.quota_usage_ratio * 100)}%"
       severity = "WARNING"
-      query    = "max(serviceruntime_googleapis_com:quota_allocation_usage{monitored_resource=\"consumer_quota\",quota_metric=\"compute.googleapis.com/routes\"}) / min(serviceruntime_googleapis_com:quota_limit{monitored_resource=\"consumer_quota\",quota_metric=\"compute.googleapis.com/routes\"}) > ${var.quota_usage_ratio}"
-      duration = "300s"
-      doc      = "The project's routes quota is nearly used: each forwarder adds one route per destination range and network, and a rolling update briefly adds more. Raise the quota or reduce ranges before scaling out."
+      query    = "${local.quota_usage} / ${local.quota_limit} > ${var.quota_usage_ratio}"
+      duration = "0s"
+      doc      = "A project's routes quota is nearly used (project_id says which: the forwarders' project or a Shared VPC host where vpclink writes routes). Each forwarder adds one route per destination range and network, and a rolling update briefly adds more. Raise the quota or reduce ranges before scaling out."
+    }
+    reconcile_errors = {
+      display  = "reconcile passes failing"
+      severity = "ERROR"
+      query    = "sum(increase(vpclink_reconcile_errors_total{job=\"${local.rj}\"}[10m])) > 0"
+      duration = var.reconcile_errors_for
+      doc      = "The reconciler's passes have kept failing (vpclink_reconcile_errors_total grew throughout the last ${var.reconcile_errors_for}). A failing pass prunes and restores nothing for the groups it could not read. Read jsonPayload.err of the reconciler's log lines (PERMISSION_DENIED: its role; a deleted MIG: its config's groups)."
+    }
+    last_success_stale = {
+      display  = "no successful reconcile pass"
+      severity = "CRITICAL"
+      query    = "time() - max(vpclink_reconciler_last_success_timestamp_seconds{job=\"${local.rj}\"}) > ${var.last_success_max_age_seconds}"
+      duration = "0s"
+      doc      = "No reconciler replica has finished a pass for more than ${var.last_success_max_age_seconds} s: a dead forwarder's routes stay until one does. A replica whose passes fail also fails its /healthz, so MIG autohealing recreates it; if this persists, the cause is shared (credentials, API access, config): see the reconciler's logs, jsonPayload.err."
+    }
+    quota_errors = {
+      display  = "quota or rate-limit errors"
+      severity = "WARNING"
+      query    = "sum by (op) (increase(${local.log_metric_promql.quota_errors}[5m])) > 0"
+      duration = "0s"
+      doc      = "GCE answered a vpclink call with a quota or rate-limit error (QUOTA_EXCEEDED, rateLimitExceeded, 429), counted from log lines whose jsonPayload.err says so. Calls are retried with backoff; a route insert that hits the routes quota keeps failing until quota is freed or raised."
+    }
+    error_logs = {
+      display  = "failures logged"
+      severity = "WARNING"
+      query    = "sum by (component, op) (increase(${local.log_metric_promql.errors}[10m])) > ${var.route_error_threshold}"
+      duration = "0s"
+      doc      = "vpclink logged more failures (lines with an err field) than route_error_threshold in 10 minutes. Filter the logs on jsonPayload.op and read jsonPayload.err."
     }
   }
 
@@ -146,6 +197,10 @@ resource "google_logging_metric" "prunes" {
 resource "google_monitoring_alert_policy" "promql" {
   for_each = local.promql_alerts
 
+  # Not needed for the first apply (validation is off), but a destroy then
+  # removes the policies before the metrics they read.
+  depends_on = [google_logging_metric.errors, google_logging_metric.quota_errors, google_logging_metric.prunes]
+
   project               = var.project
   display_name          = "${var.name}: ${each.value.display}"
   combiner              = "OR"
@@ -174,83 +229,11 @@ resource "google_monitoring_alert_policy" "promql" {
   }
 }
 
-# Log-based alerts: they work even when /metrics is not scraped.
-resource "google_monitoring_alert_policy" "quota_errors" {
-  project               = var.project
-  display_name          = "${var.name}: quota or rate-limit errors"
-  combiner              = "OR"
-  severity              = "WARNING"
-  notification_channels = var.notification_channels
-  user_labels           = { app = "vpclink", alert = "quota_errors" }
+# The metrics scope of `project` must hold the route projects for the routes
+# quota alert to see their quota (and their forwarders' logs and metrics).
+resource "google_monitoring_monitored_project" "route_projects" {
+  for_each = var.add_route_projects_to_scope ? toset([for p in var.route_projects : p if p != var.project]) : toset([])
 
-  conditions {
-    display_name = "quota or rate-limit errors logged"
-
-    condition_threshold {
-      filter          = "resource.type=\"gce_instance\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.quota_errors.name}\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = 0
-      duration        = "0s"
-
-      aggregations {
-        alignment_period     = "300s"
-        per_series_aligner   = "ALIGN_DELTA"
-        cross_series_reducer = "REDUCE_SUM"
-        group_by_fields      = ["metric.label.op"]
-      }
-
-      trigger {
-        count = 1
-      }
-    }
-  }
-
-  alert_strategy {
-    auto_close = "1800s"
-  }
-
-  documentation {
-    content   = "GCE answered a vpclink call with a quota or rate-limit error (QUOTA_EXCEEDED, rateLimitExceeded, 429). Calls are retried with backoff; a route insert that hits the routes quota keeps failing until quota is freed or raised."
-    mime_type = "text/markdown"
-  }
-}
-
-resource "google_monitoring_alert_policy" "error_logs" {
-  project               = var.project
-  display_name          = "${var.name}: failures logged"
-  combiner              = "OR"
-  severity              = "WARNING"
-  notification_channels = var.notification_channels
-  user_labels           = { app = "vpclink", alert = "error_logs" }
-
-  conditions {
-    display_name = "agent, data plane or reconciler failures"
-
-    condition_threshold {
-      filter          = "resource.type=\"gce_instance\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.errors.name}\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = var.route_error_threshold
-      duration        = "0s"
-
-      aggregations {
-        alignment_period     = "600s"
-        per_series_aligner   = "ALIGN_DELTA"
-        cross_series_reducer = "REDUCE_SUM"
-        group_by_fields      = ["metric.label.component", "metric.label.op"]
-      }
-
-      trigger {
-        count = 1
-      }
-    }
-  }
-
-  alert_strategy {
-    auto_close = "1800s"
-  }
-
-  documentation {
-    content   = "vpclink logged more failures (lines with an err field) than route_error_threshold in 10 minutes. Filter the logs on jsonPayload.op and read jsonPayload.err."
-    mime_type = "text/markdown"
-  }
+  metrics_scope = "locations/global/metricsScopes/${var.project}"
+  name          = each.value
 }

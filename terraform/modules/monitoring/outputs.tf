@@ -1,12 +1,6 @@
 output "alert_policies" {
   description = "Alert policy ids by condition."
-  value = merge(
-    { for k, p in google_monitoring_alert_policy.promql : k => p.id },
-    {
-      quota_errors = google_monitoring_alert_policy.quota_errors.id
-      error_logs   = google_monitoring_alert_policy.error_logs.id
-    },
-  )
+  value       = { for k, p in google_monitoring_alert_policy.promql : k => p.id }
 }
 
 output "log_metrics" {

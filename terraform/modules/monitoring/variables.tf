@@ -78,3 +78,32 @@ variable "quota_usage_ratio" {
     error_message = "quota_usage_ratio must be in (0, 1]."
   }
 }
+
+variable "route_projects" {
+  description = "Projects besides `project` where vpclink writes routes (a Shared VPC host): their routes quota is watched too, and they are added to `project`'s metrics scope (add_route_projects_to_scope)."
+  type        = list(string)
+  default     = []
+}
+
+variable "add_route_projects_to_scope" {
+  description = "Add route_projects to the metrics scope of `project` (google_monitoring_monitored_project; needs monitoring.metricsScopes.link on `project` and roles/monitoring.viewer-level access to each). False: they are in the scope already, or are added elsewhere."
+  type        = bool
+  default     = true
+}
+
+variable "reconcile_errors_for" {
+  description = "How long reconcile errors must keep growing (vpclink_reconcile_errors_total over 10 minutes) before the alert opens."
+  type        = string
+  default     = "300s"
+}
+
+variable "last_success_max_age_seconds" {
+  description = "Alert when no reconciler replica has finished a pass for longer than this (vpclink_reconciler_last_success_timestamp_seconds)."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.last_success_max_age_seconds >= 30
+    error_message = "last_success_max_age_seconds must be at least 30 (a pass every 10 s by default)."
+  }
+}

@@ -3,7 +3,8 @@
 # and the firewall rule that lets it (and only it) probe forwarders.
 
 locals {
-  role_id = replace(var.name, "-", "_")
+  # Custom role ids are 3-64 characters of [a-zA-Z0-9_.]; names here may be 1.
+  role_id = length(var.name) >= 3 ? replace(var.name, "-", "_") : "${replace(var.name, "-", "_")}_reconciler"
 
   # What the reconciler does with the Compute API (README.md says why each).
   reconciler_permissions = [
@@ -76,12 +77,13 @@ module "vm" {
   labels             = var.labels
   network_interfaces = [var.network]
 
-  vpclink_url    = var.vpclink_url
-  vpclink_sha256 = var.vpclink_sha256
-  unit_name      = "vpclink-reconciler.service"
-  unit           = var.reconciler_unit
-  ops_agent      = var.ops_agent
-  port           = var.listen_port
+  vpclink_url       = var.vpclink_url
+  vpclink_sha256    = var.vpclink_sha256
+  grant_binary_read = var.grant_binary_read
+  unit_name         = "vpclink-reconciler.service"
+  unit              = var.reconciler_unit
+  ops_agent         = var.ops_agent
+  port              = var.listen_port
   metadata = {
     "vpclink-config-path" = local.config_path
     "vpclink-config"      = local.config
@@ -106,7 +108,7 @@ resource "google_compute_region_instance_group_manager" "reconciler" {
 
   auto_healing_policies {
     health_check      = module.vm.health_check.id
-    initial_delay_sec = 120
+    initial_delay_sec = var.autohealing_initial_delay
   }
 
   update_policy {

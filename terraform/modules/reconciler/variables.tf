@@ -159,7 +159,7 @@ variable "listen_port" {
 }
 
 variable "vpclink_url" {
-  description = "Where the startup script downloads the vpclink binary: https:// or gs:// (grant the reconciler's service account read on it)."
+  description = "Where the startup script downloads the vpclink binary: https:// or gs:// (read with the reconciler's service account, which gets read on that object alone: grant_binary_read)."
   type        = string
 
   validation {
@@ -169,13 +169,29 @@ variable "vpclink_url" {
 }
 
 variable "vpclink_sha256" {
-  description = "Expected SHA-256 (hex) of the binary at vpclink_url, as metadata vpclink-binary-sha256: the startup script refuses a binary that does not match, and downloads again only when the installed one does not match. Empty: not checked, and an installed binary is kept until vpclink_url changes."
+  description = "SHA-256 (hex) of the binary at vpclink_url, as metadata vpclink-binary-sha256: the startup script refuses a binary that does not match, and downloads again only when the installed one does not match. Required."
   type        = string
-  default     = ""
 
   validation {
-    condition     = var.vpclink_sha256 == "" || can(regex("^[0-9a-fA-F]{64}$", var.vpclink_sha256))
-    error_message = "vpclink_sha256 must be empty or 64 hex digits (sha256sum's output)."
+    condition     = can(regex("^[0-9a-fA-F]{64}$", var.vpclink_sha256))
+    error_message = "vpclink_sha256 must be 64 hex digits (sha256sum's output)."
+  }
+}
+
+variable "grant_binary_read" {
+  description = "For a gs:// vpclink_url, grant the reconciler's service account roles/storage.objectViewer on that object alone (a conditional binding on the bucket: needs uniform bucket-level access). False: grant it yourself."
+  type        = bool
+  default     = true
+}
+
+variable "autohealing_initial_delay" {
+  description = "Seconds after a reconciler VM's creation before autohealing's health check (/healthz) counts: boot, the binary's download and the unit's start. The startup script starts the unit before anything slow (the Ops Agent installs in the background)."
+  type        = number
+  default     = 120
+
+  validation {
+    condition     = var.autohealing_initial_delay >= 0 && var.autohealing_initial_delay <= 3600
+    error_message = "autohealing_initial_delay must be from 0 to 3600 seconds."
   }
 }
 

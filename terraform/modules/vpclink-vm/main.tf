@@ -57,7 +57,10 @@ resource "google_compute_instance_template" "this" {
   metadata = merge(local.startup_metadata, var.metadata)
 
   # GCE's defaults, written out: a VM that goes down comes back, and host
-  # maintenance live-migrates it instead of stopping it.
+  # maintenance live-migrates it instead of stopping it. Not set:
+  # scheduling.graceful_shutdown, which the google provider (8.0) offers only
+  # in google-beta; MIG deletes and recreates give the guest GCE's ordinary
+  # shutdown period, which the units' TimeoutStopSec fits (README "Deploy").
   scheduling {
     automatic_restart   = true
     on_host_maintenance = "MIGRATE"

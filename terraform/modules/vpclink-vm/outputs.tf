@@ -31,6 +31,26 @@ output "service_account_email" {
   value       = google_service_account.this.email
 }
 
+output "service_account_member" {
+  description = "IAM member string of the VMs' service account (serviceAccount:EMAIL)."
+  value       = google_service_account.this.member
+}
+
+output "service_account_id" {
+  description = "Resource id of the VMs' service account (for bindings on the account itself)."
+  value       = google_service_account.this.name
+}
+
+output "binary_read" {
+  description = "The conditional binding that grants read on the binary's object (the resource, for tests), or null for an https:// URL."
+  value       = one(google_storage_bucket_iam_member.binary)
+}
+
+output "role_id" {
+  description = "Id of the custom role (the same in every project)."
+  value       = var.role.id
+}
+
 output "role_ids" {
   description = "The custom role per project."
   value       = { for p, r in google_project_iam_custom_role.this : p => r.id }

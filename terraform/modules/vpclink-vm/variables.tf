@@ -9,7 +9,7 @@ variable "region" {
 }
 
 variable "name" {
-  description = "The service account's id, and the templates' name prefix: they are named NAME-<suffix>, so a changed one is created before the old goes."
+  description = "The templates' name prefix (NAME-<suffix>, so a changed one is created before the old goes) and the service account's id (derived to fit 6-30 characters, see iam.tf)."
   type        = string
 }
 
@@ -81,9 +81,14 @@ variable "vpclink_url" {
 }
 
 variable "vpclink_sha256" {
-  description = "Metadata vpclink-binary-sha256: the binary's expected SHA-256, or empty."
+  description = "Metadata vpclink-binary-sha256: the binary's expected SHA-256 (the public modules require it)."
   type        = string
-  default     = ""
+}
+
+variable "grant_binary_read" {
+  description = "When vpclink_url is gs://, grant the service account roles/storage.objectViewer on that object alone (a conditional binding on the bucket; needs uniform bucket-level access and permission to set the bucket's IAM policy)."
+  type        = bool
+  default     = true
 }
 
 variable "unit_name" {

@@ -3,10 +3,11 @@ terraform {
 
   required_providers {
     # The google provider alone: no google-beta, random, archive or cloudinit,
-    # so `terraform init` needs exactly one provider (test/terraform.sh builds it).
+    # so `terraform init` needs exactly one provider (`make deps` builds it).
+    # The upper bound: a new major version is tested here before it is allowed.
     google = {
       source  = "hashicorp/google"
-      version = ">= 6.0"
+      version = ">= 7.0, < 9.0"
     }
   }
 }

@@ -1,8 +1,9 @@
-# The forwarder MIG. `terragrunt apply -var num_instances=N` scales it (0 empties
-# it); a plain `terragrunt apply` after changing the image or the binary only
+# The forwarder MIG. Scale it by changing num_instances here and applying (0
+# empties it): this file is the record, so the next apply keeps the size. A
+# plain `terragrunt apply` after changing the image or the binary only
 # updates the instance template: roll it out with scripts/rolling_update.
 include "root" {
-  path   = find_in_parent_folders("terragrunt.hcl")
+  path   = find_in_parent_folders("root.hcl")
   expose = true
 }
 
@@ -32,6 +33,11 @@ inputs = {
     priority    = 900
   }]
   policy_routing_via = ["10.19.16.0/20"]
+
+  # Who may run vpclink drain/undrain/rollout/status/plan (operator role).
+  operators = [
+    # "group:net-oncall@example.com",
+  ]
 
   forwarded_source_ranges = {
     vpc_a = ["10.0.0.0/16"]

@@ -1,6 +1,6 @@
 # Log-based metrics, alert policies and the dashboard.
 include "root" {
-  path = find_in_parent_folders("terragrunt.hcl")
+  path = find_in_parent_folders("root.hcl")
 }
 
 terraform {

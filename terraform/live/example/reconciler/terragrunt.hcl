@@ -1,6 +1,6 @@
 # Two reconciler VMs watching the forwarder group.
 include "root" {
-  path   = find_in_parent_folders("terragrunt.hcl")
+  path   = find_in_parent_folders("root.hcl")
   expose = true
 }
 

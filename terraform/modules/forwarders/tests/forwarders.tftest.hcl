@@ -20,6 +20,7 @@ variables {
   }]
   policy_routing_via = ["10.19.16.0/20"]
   vpclink_url        = "gs://vpclink-releases/vpclink-linux-amd64"
+  vpclink_sha256     = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
   num_instances      = 3
   forwarded_source_ranges = {
     vpc_a = ["10.0.0.0/16"]
@@ -84,8 +85,8 @@ run "metadata_tells_the_startup_script_what_to_install" {
     error_message = "vpclink-binary-url must be vpclink_url: the startup script installs the binary from it"
   }
   assert {
-    condition     = module.vm.metadata["vpclink-binary-sha256"] == ""
-    error_message = "vpclink-binary-sha256 must be empty (not pinned) when vpclink_sha256 is"
+    condition     = module.vm.metadata["vpclink-binary-sha256"] == "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+    error_message = "vpclink-binary-sha256 must carry vpclink_sha256"
   }
   assert {
     condition     = module.vm.metadata["vpclink-unit-name"] == "vpclink-agent.service"
@@ -136,6 +137,16 @@ run "pinned_binary_own_unit_no_ops_agent" {
     condition     = length(module.vm.telemetry_roles) == 0
     error_message = "no logging/monitoring writer roles without the Ops Agent"
   }
+}
+
+run "empty_sha256_rejected" {
+  command = plan
+
+  variables {
+    vpclink_sha256 = ""
+  }
+
+  expect_failures = [var.vpclink_sha256]
 }
 
 run "malformed_sha256_rejected" {
@@ -221,6 +232,99 @@ run "firewall_admits_only_google_health_checkers" {
   assert {
     condition     = length(google_compute_firewall.forwarded_vpc_a) == 1 && length(google_compute_firewall.forwarded_vpc_b) == 1
     error_message = "forwarded traffic rules must exist when ranges are given"
+  }
+  assert {
+    condition     = length(google_compute_firewall.ssh) == 0
+    error_message = "no SSH rule unless ssh_source_ranges asks for one"
+  }
+}
+
+# The forwarded traffic's rules admit packets between the two sides' ranges,
+# never one addressed to a forwarder (port 22, the agent's 9780): those have
+# their own rules from their own sources.
+run "forwarded_traffic_and_management_are_separate_rules" {
+  command = plan
+
+  assert {
+    condition     = google_compute_firewall.forwarded_vpc_a[0].source_ranges == toset(["10.0.0.0/16"]) && google_compute_firewall.forwarded_vpc_a[0].destination_ranges == toset(["10.19.16.0/20"])
+    error_message = "the rule on nic0 must admit VPC A sources to VPC B destinations only"
+  }
+  assert {
+    condition     = google_compute_firewall.forwarded_vpc_b[0].source_ranges == toset(["10.19.16.0/20"]) && google_compute_firewall.forwarded_vpc_b[0].destination_ranges == toset(["10.0.0.0/16"])
+    error_message = "the rule on nic1 must admit VPC B sources to VPC A destinations only"
+  }
+}
+
+run "ssh_from_the_given_ranges_only" {
+  command = plan
+
+  variables {
+    ssh_source_ranges = ["35.235.240.0/20"]
+  }
+
+  assert {
+    condition     = google_compute_firewall.ssh[0].source_ranges == toset(["35.235.240.0/20"]) && one(google_compute_firewall.ssh[0].allow).ports == tolist(["22"])
+    error_message = "the SSH rule must open tcp/22 from ssh_source_ranges only"
+  }
+}
+
+run "one_sided_forwarded_ranges_rejected" {
+  command = plan
+
+  variables {
+    forwarded_source_ranges = { vpc_a = ["10.0.0.0/16"] }
+  }
+
+  expect_failures = [var.forwarded_source_ranges]
+}
+
+run "binary_read_on_the_object_only" {
+  command = plan
+
+  assert {
+    condition     = module.vm.binary_read.condition[0].expression == "resource.name == \"projects/_/buckets/vpclink-releases/objects/vpclink-linux-amd64\""
+    error_message = "the forwarders' account must get read on the binary's object, not the bucket"
+  }
+}
+
+# What `vpclink drain`, `undrain`, `rollout`, `status` and `plan` call with
+# the operator's credentials, and nothing that creates or changes anything else.
+run "operator_role_for_drain_rollout_status_plan" {
+  command = plan
+
+  variables {
+    operators      = ["group:net-oncall@example.com"]
+    route_projects = ["vpc-host"]
+  }
+
+  assert {
+    condition = toset(output.operator_role.permissions) == toset([
+      "compute.globalOperations.get",
+      "compute.instanceGroupManagers.get",
+      "compute.instanceGroupManagers.update",
+      "compute.instances.get",
+      "compute.instances.list",
+      "compute.instances.setMetadata",
+      "compute.networks.updatePolicy",
+      "compute.regionOperations.get",
+      "compute.routes.delete",
+      "compute.routes.get",
+      "compute.routes.list",
+      "compute.zoneOperations.get",
+    ])
+    error_message = "the operator role must hold exactly what drain, rollout, status and plan call"
+  }
+  assert {
+    condition     = keys(output.operator_role.ids) == ["vpc-host", "vpclink-test"]
+    error_message = "the operator role must exist in the group's project and each route project"
+  }
+  assert {
+    condition     = length(google_project_iam_member.operator) == 2 && alltrue([for m in google_project_iam_member.operator : m.member == "group:net-oncall@example.com"])
+    error_message = "each operator must be granted the role in every project"
+  }
+  assert {
+    condition     = google_service_account_iam_member.operator_act_as["group:net-oncall@example.com"].role == "roles/iam.serviceAccountUser"
+    error_message = "drain's setMetadata needs actAs on the forwarders' account, granted on that account only"
   }
 }
 

@@ -14,7 +14,8 @@ variables {
     network     = "vpc-a"
     dest_ranges = ["10.19.0.0/16"]
   }]
-  vpclink_url = "https://example.invalid/vpclink"
+  vpclink_url    = "https://example.invalid/vpclink"
+  vpclink_sha256 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 }
 
 run "config_has_design_keys" {
@@ -63,7 +64,7 @@ run "metadata_tells_the_startup_script_what_to_install" {
     error_message = "startup-script must be scripts/startup-script.sh, verbatim"
   }
   assert {
-    condition     = module.vm.metadata["vpclink-binary-url"] == "https://example.invalid/vpclink" && module.vm.metadata["vpclink-binary-sha256"] == ""
+    condition     = module.vm.metadata["vpclink-binary-url"] == "https://example.invalid/vpclink" && module.vm.metadata["vpclink-binary-sha256"] == "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
     error_message = "vpclink-binary-url/-sha256 must carry vpclink_url and vpclink_sha256"
   }
   assert {
@@ -201,4 +202,48 @@ run "fail_static_fraction_out_of_range_rejected" {
   }
 
   expect_failures = [var.min_healthy_fraction]
+}
+
+run "empty_sha256_rejected" {
+  command = plan
+
+  variables {
+    vpclink_sha256 = ""
+  }
+
+  expect_failures = [var.vpclink_sha256]
+}
+
+run "autohealing_delay_is_a_variable" {
+  command = plan
+
+  variables {
+    autohealing_initial_delay = 300
+  }
+
+  assert {
+    condition     = google_compute_region_instance_group_manager.reconciler.auto_healing_policies[0].initial_delay_sec == 300
+    error_message = "the reconciler's autohealing delay must follow autohealing_initial_delay"
+  }
+  assert {
+    condition     = module.vm.health_check.http_health_check[0].request_path == "/healthz"
+    error_message = "autohealing must check the reconciler's /healthz, which fails when no pass succeeded for a while"
+  }
+}
+
+run "one_letter_name_still_makes_valid_ids" {
+  command = plan
+
+  variables {
+    name = "r"
+  }
+
+  assert {
+    condition     = can(regex("^[a-zA-Z0-9_.]{3,64}$", module.vm.role_id))
+    error_message = "custom role ids must be 3-64 characters"
+  }
+  assert {
+    condition     = google_compute_firewall.probes.name == "r-probe-forwarders"
+    error_message = "the probe rule keeps the group's name"
+  }
 }

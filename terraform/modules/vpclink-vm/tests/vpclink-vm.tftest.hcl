@@ -21,11 +21,12 @@ variables {
     subnetwork         = "projects/vpc-host/regions/us-central1/subnetworks/vpc-a-ops"
     subnetwork_project = "vpc-host"
   }]
-  vpclink_url = "https://example.invalid/vpclink"
-  unit_name   = "vpclink-reconciler.service"
-  ops_agent   = false
-  port        = 9781
-  labels      = { team = "net" }
+  vpclink_url    = "https://example.invalid/vpclink"
+  vpclink_sha256 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+  unit_name      = "vpclink-reconciler.service"
+  ops_agent      = false
+  port           = 9781
+  labels         = { team = "net" }
 }
 
 run "unit_and_metrics_job_follow_unit_name" {
@@ -92,5 +93,71 @@ run "labels_role_and_health_rule_placement" {
   assert {
     condition     = output.health_check.description == "vpclink reconciler liveness for MIG autohealing"
     error_message = "descriptions must name the service from the unit name"
+  }
+}
+
+# Group names may be 1-40 characters; service account ids must be 6-30.
+run "account_id_fits_for_a_long_name" {
+  command = plan
+
+  variables {
+    name = "vpclink-forwarders-europe-west1-shared-x"
+  }
+
+  assert {
+    condition     = can(regex("^[a-z][-a-z0-9]{4,28}[a-z0-9]$", google_service_account.this.account_id))
+    error_message = "a 40-character name must still give a 6-30 character account id, got ${google_service_account.this.account_id}"
+  }
+  assert {
+    condition     = startswith(google_service_account.this.account_id, "vpclink-forwarders-eu") && google_service_account.this.account_id != "vpclink-forwarders-europe-west1-s"
+    error_message = "a long name is cut and told apart by a hash suffix"
+  }
+}
+
+run "account_id_fits_for_a_short_name" {
+  command = plan
+
+  variables {
+    name = "fwd"
+  }
+
+  assert {
+    condition     = google_service_account.this.account_id == "fwd-vpclink"
+    error_message = "a name under 6 characters is padded to a valid account id, got ${google_service_account.this.account_id}"
+  }
+}
+
+run "account_id_is_the_name_where_it_fits" {
+  command = plan
+
+  assert {
+    condition     = google_service_account.this.account_id == "vpclink-x"
+    error_message = "names of 6-30 characters keep their account id (no new account on upgrade)"
+  }
+}
+
+run "binary_read_on_the_object_alone" {
+  command = plan
+
+  variables {
+    vpclink_url = "gs://releases-bucket/vpclink/v1/vpclink-linux-amd64"
+  }
+
+  assert {
+    condition     = google_storage_bucket_iam_member.binary[0].bucket == "releases-bucket" && google_storage_bucket_iam_member.binary[0].role == "roles/storage.objectViewer"
+    error_message = "read must be granted on the release bucket, as objectViewer"
+  }
+  assert {
+    condition     = google_storage_bucket_iam_member.binary[0].condition[0].expression == "resource.name == \"projects/_/buckets/releases-bucket/objects/vpclink/v1/vpclink-linux-amd64\""
+    error_message = "the grant must be conditional on the binary's object name, not the whole bucket"
+  }
+}
+
+run "no_bucket_grant_for_https" {
+  command = plan
+
+  assert {
+    condition     = length(google_storage_bucket_iam_member.binary) == 0
+    error_message = "an https:// binary needs no bucket grant"
   }
 }
