@@ -11,7 +11,7 @@ DEB_PACKAGES := iproute2 systemd shellcheck
 STATICCHECK := $(GOBIN)/staticcheck
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: help build deps lint unit scripts test lab lab-short clean
+.PHONY: help build deps lint unit test-short scripts test lab lab-short clean
 .DEFAULT_GOAL := help
 
 help: ## list targets
@@ -55,6 +55,9 @@ lint: deps ## gofmt, go vet, staticcheck
 
 unit: deps ## go tests with -race (root tests in network namespaces run as root, skip otherwise)
 	$(GO) test -race -count=1 -timeout 10m ./...
+
+test-short: ## the fast tier: go tests with -short -race (no namespaces, processes or harnesses; under a minute with warm caches)
+	$(GO) test -short -race -count=1 -timeout 5m ./...
 
 test: lint unit scripts lab-short ## everything CI runs
 
