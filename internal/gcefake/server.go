@@ -124,6 +124,7 @@ func New(opts Options) *Server {
 	s.goLifecycle(s.logEffective)
 	s.mux = http.NewServeMux()
 	s.registerCompute()
+	s.registerGcloud()
 	s.registerControl()
 	return s
 }
