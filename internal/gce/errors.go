@@ -105,6 +105,9 @@ func Classify(err error) Kind {
 	if err == nil {
 		return KindNone
 	}
+	if pErr := (*PollError)(nil); errors.As(err, &pErr) {
+		return KindTransient // where it came from matters more than its code
+	}
 	var opErr *OperationError
 	if errors.As(err, &opErr) {
 		codes := make([]string, len(opErr.Errors))
