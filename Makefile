@@ -6,12 +6,13 @@ GOBIN := $(shell $(GO) env GOPATH)/bin
 BIN := bin/vpclink
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
-# Debian packages the tests use: ip (lab/test inspection), systemd-analyze, shellcheck.
-DEB_PACKAGES := iproute2 systemd shellcheck
+# Debian packages the tests use: ip (lab/test inspection), systemd-analyze, shellcheck,
+# rsvg-convert (the lab's timeline pictures as PNG next to the SVG).
+DEB_PACKAGES := iproute2 systemd shellcheck librsvg2-bin
 STATICCHECK := $(GOBIN)/staticcheck
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: help build deps lint unit scripts test lab lab-short clean
+.PHONY: help build deps lint unit test-short scripts test lab lab-short clean
 .DEFAULT_GOAL := help
 
 help: ## list targets
@@ -56,6 +57,9 @@ lint: deps ## gofmt, go vet, staticcheck
 unit: deps ## go tests with -race (root tests in network namespaces run as root, skip otherwise)
 	$(GO) test -race -count=1 -timeout 10m ./...
 
+test-short: ## the fast tier: go tests with -short -race (no namespaces, processes or harnesses; under a minute with warm caches)
+	$(GO) test -short -race -count=1 -timeout 5m ./...
+
 test: lint unit scripts lab-short ## everything CI runs
 
 scripts: deps ## shell-level checks: systemd units, shellcheck, terraform
@@ -64,11 +68,22 @@ scripts: deps ## shell-level checks: systemd units, shellcheck, terraform
 LAB_ARGS ?=
 LAB_SHORT := panic,rolling-update,nic1-flap
 
-lab: build deps ## the simulated VPC: every acceptance scenario with real packets; report also in bin/lab-report.json
-	$(BIN) lab --json bin/lab-report.json $(LAB_ARGS)
+lab: build deps ## every acceptance scenario with real packets, gce profile; report bin/lab-report.json, timelines bin/lab-report-*.svg/png, logs bin/lab-logs
+	rm -rf bin/lab-logs
+	$(BIN) lab --profile gce --json bin/lab-report.json --log-dir bin/lab-logs $(LAB_ARGS)
 
-lab-short: build deps ## the lab's CI subset: panic, rolling update, nic1 flap
-	$(BIN) lab --scenario $(LAB_SHORT) --json bin/lab-report-short.json $(LAB_ARGS)
+# The CI subset: fast profile, then one panic under the gce profile; then
+# the log-key test reads both runs' agent and reconciler logs (it runs even
+# when a scenario failed, so that both failures are seen).
+lab-short: build deps ## the lab's CI subset: panic, rolling update, nic1 flap (fast profile), panic (gce profile), log keys
+	rm -rf bin/lab-short-logs
+	st=0; \
+	$(BIN) lab --profile fast --scenario $(LAB_SHORT) --json bin/lab-report-short.json --log-dir bin/lab-short-logs/fast $(LAB_ARGS) || st=1; \
+	$(BIN) lab --profile gce --scenario panic --json bin/lab-report-short-gce.json --log-dir bin/lab-short-logs/gce $(LAB_ARGS) || st=1; \
+	for d in bin/lab-short-logs/fast bin/lab-short-logs/gce; do \
+		VPCLINK_LAB_LOGS=$(CURDIR)/$$d $(GO) test -count=1 -run 'TestLabLogKeys$$' -v ./internal/lab/ || st=1; \
+	done; \
+	exit $$st
 
 clean: ## remove build output
 	rm -rf bin

@@ -85,6 +85,8 @@ func TestBadConfigs(t *testing.T) {
 			`policyRouting.via[0]: "10.19.16.1/20": not a network address (host bits set): the network is 10.19.16.0/20`},
 		{"health port", agent, goodRoute + "health: {port: 70000}",
 			`health.port: 70000: port outside 1..65535`},
+		{"health listen", agent, goodRoute + "health: {listen: '10.0.0.2'}",
+			`health.listen: "10.0.0.2": not a listen address host:port`},
 		{"grace negative", agent, goodRoute + "drain: {grace: -5s}",
 			`drain.grace: -5s: negative duration`},
 		{"grace without unit", agent, goodRoute + "drain: {grace: 10}",

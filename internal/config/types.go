@@ -43,6 +43,10 @@ type PolicyRouting struct {
 // AgentHealth is where the agent serves /healthz, /readyz, /status, /metrics.
 type AgentHealth struct {
 	Port int `json:"port"` // default 9780
+	// Listen, when set, is the listen address host:port and wins over Port;
+	// ":9780" serves on every address. Default: nic0's address and Port, so
+	// that the port is not reachable through nic1 (the other VPC).
+	Listen string `json:"listen"`
 }
 
 // Drain controls withdraw-before-stop.

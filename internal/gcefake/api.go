@@ -41,6 +41,6 @@ func (s *Server) registerCompute() {
 
 	// Anything else under /compute/ is a method the fake does not model.
 	s.mux.HandleFunc("/compute/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &apiError{http.StatusNotImplemented, "notImplemented", "gcefake does not implement " + r.Method + " " + r.URL.Path})
+		writeError(w, &apiError{code: http.StatusNotImplemented, reason: "notImplemented", message: "gcefake does not implement " + r.Method + " " + r.URL.Path})
 	})
 }

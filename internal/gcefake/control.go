@@ -121,6 +121,36 @@ func (s *Server) registerControl() {
 	s.mux.HandleFunc("GET /_fake/effective-log", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.EffectiveLog())
 	})
+	s.mux.HandleFunc("POST /_fake/rate-limit", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Project         string `json:"project"`
+			ReadsPerMinute  int    `json:"readsPerMinute"`
+			WritesPerMinute int    `json:"writesPerMinute"`
+		}
+		if decode(w, r, &body) {
+			s.SetRateLimit(body.Project, body.ReadsPerMinute, body.WritesPerMinute)
+			reply(w, nil, nil)
+		}
+	})
+	s.mux.HandleFunc("POST /_fake/rate-limit/spend-writes", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Project string `json:"project"`
+		}
+		if decode(w, r, &body) {
+			s.SpendWriteBudget(body.Project)
+			reply(w, nil, nil)
+		}
+	})
+	s.mux.HandleFunc("POST /_fake/concurrent-operations", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Project string `json:"project"`
+			Limit   int    `json:"limit"`
+		}
+		if decode(w, r, &body) {
+			s.SetConcurrentOperationsLimit(body.Project, body.Limit)
+			reply(w, nil, nil)
+		}
+	})
 	s.mux.HandleFunc("POST /_fake/quota", func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
 			Project string `json:"project"`
@@ -157,8 +187,8 @@ func validateFault(f Fault) error {
 		return fmt.Errorf("fault rate %v: want 0..1", f.Rate)
 	}
 	for _, c := range f.Codes {
-		if c != http.StatusForbidden && c != http.StatusTooManyRequests && c != http.StatusInternalServerError && c != http.StatusServiceUnavailable {
-			return fmt.Errorf("fault code %d: want 403, 429, 500 or 503", c)
+		if c != http.StatusBadRequest && c != http.StatusForbidden && c != http.StatusTooManyRequests && c != http.StatusInternalServerError && c != http.StatusServiceUnavailable {
+			return fmt.Errorf("fault code %d: want 400, 403, 429, 500 or 503", c)
 		}
 	}
 	return nil

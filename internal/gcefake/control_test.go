@@ -58,6 +58,10 @@ func TestControlAPI(t *testing.T) {
 		{"GET", "/_fake/operations-log", "", 200, `[]`},
 		{"GET", "/_fake/effective-log", "", 200, `[]`},
 		{"POST", "/_fake/quota", `{"project":"proj-a","network":"vpc-a","limit":5}`, 200, "{}"},
+		{"POST", "/_fake/rate-limit", `{"project":"proj-b","readsPerMinute":100,"writesPerMinute":10}`, 200, "{}"},
+		{"POST", "/_fake/rate-limit/spend-writes", `{"project":"proj-b"}`, 200, "{}"},
+		{"POST", "/_fake/concurrent-operations", `{"project":"proj-b","limit":3}`, 200, "{}"},
+		{"DELETE", "/compute/v1/projects/proj-b/global/routes/r1", "", 403, "usageLimits"},
 		{"GET", "/_fake/requests", "", 200, `"routes.list":1`},
 		{"DELETE", "/_fake/requests", "", 200, "{}"},
 		{"GET", "/_fake/requests", "", 200, `{}`},
@@ -76,7 +80,7 @@ func TestControlAPI(t *testing.T) {
 		t.Errorf("%d instances after the script, want the group's 2", n)
 	}
 	s.mu.Lock()
-	q, lat, del, prop := s.quota[networkURL(proj, "vpc-a")], s.opLatency[AllMethods], s.opLatency["routes.delete"], s.propagate
+	q, lat, del, prop := s.quota[proj], s.opLatency[AllMethods], s.opLatency["routes.delete"], s.propagate
 	s.mu.Unlock()
 	if q != 5 || lat != Fixed(50*time.Millisecond) || del.String() != "1s..3s" || prop.String() != "1s..3s" {
 		t.Errorf("quota %d op latency %v, routes.delete %v, propagation %v; want 5, 50ms, 1s..3s, 1s..3s", q, lat, del, prop)

@@ -81,7 +81,7 @@
 // instance and carries traffic again when the new incarnation runs. A
 // panicked instance stays RUNNING and keeps its routes effective.
 //
-// # Faults and counts
+// # Faults, rate limits, quotas and counts
 //
 // SetFault/SetLatency apply per method name, the REST resource and method
 // as in GCE's discovery document: routes.insert, routes.get, routes.list,
@@ -91,6 +91,28 @@
 // resize,recreateInstances,deleteInstances} and the same under
 // regionInstanceGroupManagers, or "*" for every method without its own.
 // RequestCounts counts Compute calls by the same names.
+//
+// A Fault fails a share of calls: before they act (the default), after
+// they acted with the response lost (Applied: a retry must carry the same
+// requestId, which the fake de-duplicates per path as GCE does), by a
+// connection reset (Reset), or on their operation, DONE with an error but
+// without httpErrorStatusCode (Operation). Codes map to GCE's reasons: 400
+// resourceNotReady, 403/429 rateLimitExceeded, 500/503 backendError.
+//
+// Besides injected faults, the fake answers as GCE does:
+//   - 400 resourceNotReady to a delete of a route whose insert or delete is
+//     still running;
+//   - 403 rateLimitExceeded (domain usageLimits) once a project's
+//     per-minute read or write budget (SetRateLimit, SpendWriteBudget) is
+//     spent, until the next minute boundary (cloud.google.com/compute/api-quota);
+//   - 403 rateLimitExceeded with an ErrorInfo detail
+//     CONCURRENT_OPERATIONS_QUOTA_EXCEEDED to a write while the project has
+//     SetConcurrentOperationsLimit operations pending;
+//   - QUOTA_EXCEEDED on the operation (httpErrorStatusCode 403, quotaInfo
+//     compute.googleapis.com/routes) for an insert beyond the project's
+//     ROUTES quota (SetQuota), counted over all its networks.
+//
+// Each rule's source is given next to its code.
 //
 // # Metadata servers
 //
@@ -116,12 +138,16 @@
 //	POST   /_fake/instances/{project}/{zone}/{name}/attributes  {"key":"k","value":"v"}
 //	POST   /_fake/groups                                  GroupSpec
 //	POST   /_fake/faults                                  {"method":"routes.list","rate":0.5,"codes":[429,503]}
+//	                                                      (+ "applied", "reset", "operation": true)
 //	POST   /_fake/latency                                 {"method":"*","latency":"200ms"}
 //	POST   /_fake/op-latency                              {"method":"routes.delete","latency":"5s..20s"} (method default "*")
 //	POST   /_fake/propagation                             {"latency":"1s..3s"}
 //	GET    /_fake/operations-log                          []OperationRecord
 //	GET    /_fake/effective-log                           []EffectiveChange
-//	POST   /_fake/quota                                   {"project":"p","network":"vpc-a","limit":10}
+//	POST   /_fake/quota                                   {"project":"p","limit":10} (ROUTES per project)
+//	POST   /_fake/rate-limit                              {"project":"p","readsPerMinute":1500,"writesPerMinute":20}
+//	POST   /_fake/rate-limit/spend-writes                 {"project":"p"}
+//	POST   /_fake/concurrent-operations                   {"project":"p","limit":10}
 //	GET    /_fake/effective-routes                        []EffectiveRoute
 //	GET    /_fake/routes/{project}                        RouteList (protojson)
 //	GET    /_fake/requests                                {"routes.list":3,...}

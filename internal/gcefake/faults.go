@@ -4,16 +4,37 @@ import (
 	"context"
 	"maps"
 	"net/http"
+	"strings"
 	"time"
+	"unicode"
 )
 
 // Fault makes a share of calls to a method fail. Rate is the probability
 // (0..1) that a call fails; the failure's HTTP code is drawn uniformly from
-// Codes, each with GCE's reason for it: 403 and 429 rateLimitExceeded, 500
-// and 503 backendError. No Codes means 503.
+// Codes, each with GCE's reason for it: 400 resourceNotReady, 403 and 429
+// rateLimitExceeded, 500 and 503 backendError. No Codes means 503.
+//
+// By default the call fails before it does anything. The flags model the
+// other ways GCE fails:
+//   - Applied: the call is carried out, then its response is lost: the
+//     caller sees the error (or a reset) although the change happened, so
+//     only the requestId de-duplication of a retry keeps it from happening
+//     twice. Source: the Compute API's requestId documentation ("if you
+//     must retry your request, the server will know to ignore the request
+//     if it has already been completed").
+//   - Reset: the connection is closed without a response instead of an
+//     HTTP error.
+//   - Operation: the call succeeds, and its operation ends DONE with an
+//     error (the code's reason in UPPER_SNAKE) but without
+//     httpErrorStatusCode, and without effect. Source: the apiv1 client's
+//     operations.go, which reports an operation's error only when
+//     httpErrorStatusCode is set, so op.Wait returns nil for these.
 type Fault struct {
-	Rate  float64 `json:"rate"`
-	Codes []int   `json:"codes,omitempty"`
+	Rate      float64 `json:"rate"`
+	Codes     []int   `json:"codes,omitempty"`
+	Applied   bool    `json:"applied,omitempty"`
+	Reset     bool    `json:"reset,omitempty"`
+	Operation bool    `json:"operation,omitempty"`
 }
 
 // AllMethods is the method name that a fault or latency applies to when the
@@ -59,9 +80,11 @@ func (s *Server) ResetRequestCounts() {
 	clear(s.counts)
 }
 
-// api wraps a Compute handler: it counts the call, adds the configured
-// latency and injects the configured fault before h runs.
+// api wraps a Compute handler: it counts the call against the request
+// counts and the project's rate budget, adds the configured latency and
+// injects the configured fault around h.
 func (s *Server) api(method string, h http.HandlerFunc) http.HandlerFunc {
+	write := isWrite(method)
 	return func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.counts[method]++
@@ -69,17 +92,14 @@ func (s *Server) api(method string, h http.HandlerFunc) http.HandlerFunc {
 		if !ok {
 			delay = s.latency[AllMethods]
 		}
-		f, ok := s.faults[method]
-		if !ok {
-			f = s.faults[AllMethods]
+		f := s.faultLocked(method)
+		fail := s.rateLimitLocked(projectOf(r), write, s.clock())
+		if fail == nil && write {
+			fail = s.concurrencyLocked(projectOf(r))
 		}
-		var fail *apiError
-		if f.Rate > 0 && s.rng.Float64() < f.Rate {
-			code := http.StatusServiceUnavailable
-			if len(f.Codes) > 0 {
-				code = f.Codes[s.rng.IntN(len(f.Codes))]
-			}
-			fail = faultError(code)
+		injected := false
+		if fail == nil && !f.Operation && f.Rate > 0 && s.rng.Float64() < f.Rate {
+			fail, injected = faultError(s.drawCodeLocked(f), strings.TrimPrefix(r.URL.Path, "/compute/v1/")), true
 		}
 		s.mu.Unlock()
 		if delay > 0 {
@@ -91,13 +111,70 @@ func (s *Server) api(method string, h http.HandlerFunc) http.HandlerFunc {
 				return
 			}
 		}
-		if fail != nil {
-			writeError(w, fail)
+		r = r.WithContext(context.WithValue(r.Context(), methodKey{}, method))
+		if fail == nil {
+			h(w, r)
 			return
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), methodKey{}, method)))
+		if injected && f.Applied {
+			h(discard{header: http.Header{}}, r)
+		}
+		if injected && f.Reset {
+			// Closes the connection without a response (net/http's
+			// documented way for a handler to abort).
+			panic(http.ErrAbortHandler)
+		}
+		writeError(w, fail)
 	}
 }
+
+// faultLocked returns the fault set for method, or for AllMethods.
+func (s *Server) faultLocked(method string) Fault {
+	f, ok := s.faults[method]
+	if !ok {
+		f = s.faults[AllMethods]
+	}
+	return f
+}
+
+func (s *Server) drawCodeLocked(f Fault) int {
+	if len(f.Codes) == 0 {
+		return http.StatusServiceUnavailable
+	}
+	return f.Codes[s.rng.IntN(len(f.Codes))]
+}
+
+// operationFaultLocked draws an Operation fault for an operation started by
+// method on targetLink: the error it ends with, or nil.
+func (s *Server) operationFaultLocked(method, targetLink string) *apiError {
+	f := s.faultLocked(method)
+	if !f.Operation || f.Rate <= 0 || s.rng.Float64() >= f.Rate {
+		return nil
+	}
+	e := faultError(s.drawCodeLocked(f), strings.TrimPrefix(targetLink, apiBase))
+	e.reason = upperSnake(e.reason)
+	return e
+}
+
+// upperSnake spells a camelCase reason as operations do: resourceNotReady
+// → RESOURCE_NOT_READY.
+func upperSnake(s string) string {
+	var b strings.Builder
+	for i, c := range s {
+		if unicode.IsUpper(c) && i > 0 {
+			b.WriteByte('_')
+		}
+		b.WriteRune(unicode.ToUpper(c))
+	}
+	return b.String()
+}
+
+// discard is the ResponseWriter of a call whose response is lost.
+type discard struct{ header http.Header }
+
+func (d discard) Header() http.Header         { return d.header }
+func (d discard) Write(b []byte) (int, error) { return len(b), nil }
+func (d discard) WriteHeader(int)             {}
 
 // methodKey keys the called method's name in a request's context.
 type methodKey struct{}

@@ -147,9 +147,9 @@ func (s *Server) handleMIGResize(w http.ResponseWriter, r *http.Request, m migRe
 	}
 	g.spec.TargetSize = size
 	scaleErr := s.scaleLocked(g)
-	op := s.startOpLocked(m.scope, methodOf(r), "compute.instanceGroupManagers.resize", g.spec.Name, apiBase+m.path, g.id, func() *apiError {
-		if scaleErr != nil {
-			return &apiError{http.StatusInternalServerError, "backendError", scaleErr.Error()}
+	op := s.startOpLocked(m.scope, methodOf(r), "compute.instanceGroupManagers.resize", g.spec.Name, apiBase+m.path, g.id, func(ok bool) *apiError {
+		if ok && scaleErr != nil {
+			return &apiError{code: http.StatusInternalServerError, reason: "backendError", message: scaleErr.Error()}
 		}
 		return nil
 	})

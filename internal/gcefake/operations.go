@@ -14,12 +14,16 @@ import (
 // operation, like GCE does for errors it finds after accepting a request.
 type operation struct {
 	key     string // scope path + name, e.g. p/global/operation-…
+	project string
 	pb      *computepb.Operation
 	created time.Time
 	doneAt  time.Time
-	effect  func() *apiError
-	done    chan struct{}    // closed when DONE
-	rec     *OperationRecord // its line in the operation log
+	// effect applies the change (ok) or, when an injected fault fails the
+	// operation, releases what the call reserved and changes nothing (!ok).
+	effect func(ok bool) *apiError
+	fault  *apiError        // injected: the operation ends DONE with it, without httpErrorStatusCode
+	done   chan struct{}    // closed when DONE
+	rec    *OperationRecord // its line in the operation log
 }
 
 // opScope says where an operation lives: global, a zone or a region.
@@ -42,12 +46,14 @@ func (sc opScope) path() string {
 // schedules it after a latency drawn for method. With zero latency the
 // effect runs before the call returns, so the operation the caller sees is
 // already DONE.
-func (s *Server) startOpLocked(sc opScope, method, opType, target, targetLink string, targetID uint64, effect func() *apiError) *operation {
+func (s *Server) startOpLocked(sc opScope, method, opType, target, targetLink string, targetID uint64, effect func(ok bool) *apiError) *operation {
 	now := time.Now()
 	name := fmt.Sprintf("operation-%d-%016x", now.UnixMilli(), s.rng.Uint64())
 	latency := s.opLatencyLocked(method)
 	op := &operation{
 		key:     sc.path() + "/operations/" + name,
+		project: sc.project,
+		fault:   s.operationFaultLocked(method, targetLink),
 		created: now,
 		doneAt:  now.Add(latency),
 		effect:  effect,
@@ -79,6 +85,7 @@ func (s *Server) startOpLocked(sc opScope, method, opType, target, targetLink st
 	if len(s.ops)%1024 == 0 {
 		s.pruneOpsLocked(now)
 	}
+	s.pending[sc.project]++
 	op.rec = s.logOpLocked(OperationRecord{Name: name, Method: method, Target: target, Issued: now, Latency: latency})
 	if latency <= 0 {
 		s.finishOpLocked(op)
@@ -164,11 +171,22 @@ func (s *Server) finishOpLocked(op *operation) {
 	if op.pb.StartTime == nil {
 		op.pb.StartTime = proto.String(rfc3339(now))
 	}
-	if op.effect != nil {
-		if e := op.effect(); e != nil {
+	s.pending[op.project]--
+	switch {
+	case op.fault != nil:
+		if op.effect != nil {
+			op.effect(false)
+		}
+		// GCE ends some operations DONE with error.errors[] but without
+		// httpErrorStatusCode; the apiv1 client's Operation.Wait then
+		// returns nil (cloud.google.com/go/compute/apiv1/operations.go
+		// checks HttpErrorStatusCode only).
+		op.pb.Error = operationError(op.fault)
+	case op.effect != nil:
+		if e := op.effect(true); e != nil {
 			op.pb.Error = operationError(e)
 			op.pb.HttpErrorStatusCode = proto.Int32(int32(e.code))
-			op.pb.HttpErrorMessage = proto.String(http.StatusText(e.code))
+			op.pb.HttpErrorMessage = proto.String(httpErrorMessage(e.code))
 		}
 	}
 	op.pb.Status = computepb.Operation_DONE.Enum()

@@ -69,18 +69,42 @@ func (s *Server) Routes(project string) []*computepb.Route {
 	return out
 }
 
-// SetQuota limits the number of routes in (project, network); network is a
-// bare name. n <= 0 removes the limit. An insert beyond the limit fails on
-// its operation with 403 QUOTA_EXCEEDED, as GCE reports it.
+// SetQuota limits the number of routes in project; n <= 0 removes the
+// limit. network is ignored: GCE's ROUTES quota counts every route of the
+// project, whatever its network. An insert beyond the limit fails on its
+// operation with 403 QUOTA_EXCEEDED.
 func (s *Server) SetQuota(project, network string, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	key := networkURL(project, network)
 	if n <= 0 {
-		delete(s.quota, key)
+		delete(s.quota, project)
 		return
 	}
-	s.quota[key] = n
+	s.quota[project] = n
+}
+
+// routeQuotaLocked returns the error of an insert that would exceed p's
+// ROUTES quota, or nil. GCE finds it after accepting the call and reports
+// it on the operation: QUOTA_EXCEEDED, "Quota 'ROUTES' exceeded.  Limit:
+// N globally." (wording from the field report openshift/origin#15969),
+// httpErrorStatusCode 403, with errorDetails[].quotaInfo naming the metric
+// compute.googleapis.com/routes and the limit (the Operation resource's
+// quotaInfo fields in the REST reference).
+func (s *Server) routeQuotaLocked(p *project) *apiError {
+	limit, ok := s.quota[p.name]
+	if !ok || s.countRoutesLocked(p) < limit {
+		return nil
+	}
+	return &apiError{
+		code: http.StatusForbidden, reason: "QUOTA_EXCEEDED",
+		message: "Quota 'ROUTES' exceeded.  Limit: " + itoa(limit) + ".0 globally.",
+		quota: &computepb.QuotaExceededInfo{
+			MetricName: proto.String("compute.googleapis.com/routes"),
+			LimitName:  proto.String("ROUTES-per-project"),
+			Limit:      proto.Float64(float64(limit)),
+			Dimensions: map[string]string{"global": "global"},
+		},
+	}
 }
 
 // routeViewLocked is e as the API returns it, with its current warnings.
@@ -149,15 +173,19 @@ func (s *Server) handleRouteInsert(w http.ResponseWriter, r *http.Request) {
 	e := &routeEntry{pb: rt}
 	p.routes[name] = e
 	p.sorted = nil
-	op := s.startOpLocked(opScope{project: project}, methodOf(r), "insert", name, rt.GetSelfLink(), rt.GetId(), func() *apiError {
+	op := s.startOpLocked(opScope{project: project}, methodOf(r), "insert", name, rt.GetSelfLink(), rt.GetId(), func(ok bool) *apiError {
 		if p.routes[name] != e {
 			return nil
 		}
-		if limit, ok := s.quota[rt.GetNetwork()]; ok && s.countRoutesLocked(p, rt.GetNetwork()) >= limit {
+		if !ok {
 			delete(p.routes, name)
 			p.sorted = nil
-			return &apiError{http.StatusForbidden, "QUOTA_EXCEEDED",
-				"Quota 'ROUTES' exceeded. Limit: " + itoa(limit) + " globally."}
+			return nil
+		}
+		if e := s.routeQuotaLocked(p); e != nil {
+			delete(p.routes, name)
+			p.sorted = nil
+			return e
 		}
 		e.live = true
 		e.programmed = s.propagateLocked(time.Now())
@@ -167,11 +195,11 @@ func (s *Server) handleRouteInsert(w http.ResponseWriter, r *http.Request) {
 	writeProto(w, op.pb)
 }
 
-// countRoutesLocked counts live routes of project p in network.
-func (s *Server) countRoutesLocked(p *project, network string) int {
+// countRoutesLocked counts live routes of project p.
+func (s *Server) countRoutesLocked(p *project) int {
 	n := 0
 	for _, e := range p.routes {
-		if e.live && e.pb.GetNetwork() == network {
+		if e.live {
 			n++
 		}
 	}
@@ -334,14 +362,23 @@ func (s *Server) handleRouteDelete(w http.ResponseWriter, r *http.Request) {
 	if p != nil {
 		e = p.routes[name]
 	}
-	if e == nil || !e.live {
+	if e == nil {
 		writeError(w, errNotFound("projects/"+project+"/global/routes/"+name))
 		return
 	}
-	// A second delete while the first is pending gets its own operation
-	// that completes with the first one's effect.
+	// A route another operation is still inserting or deleting is not
+	// ready: GCE answers 400 resourceNotReady rather than 404 or a second
+	// operation (see errNotReady for the source).
+	if !e.live || e.deleting {
+		writeError(w, errNotReady("projects/"+project+"/global/routes/"+name))
+		return
+	}
 	e.deleting = true
-	op := s.startOpLocked(opScope{project: project}, methodOf(r), "delete", name, e.pb.GetSelfLink(), e.pb.GetId(), func() *apiError {
+	op := s.startOpLocked(opScope{project: project}, methodOf(r), "delete", name, e.pb.GetSelfLink(), e.pb.GetId(), func(ok bool) *apiError {
+		if !ok {
+			e.deleting = false
+			return nil
+		}
 		if p.routes[name] == e {
 			delete(p.routes, name)
 			p.sorted = nil

@@ -154,28 +154,39 @@ func TestRouteOperationIsAsynchronous(t *testing.T) {
 	}
 }
 
-func TestRouteQuotaFailsOnOperation(t *testing.T) {
+// GCE's ROUTES quota counts every route of the project, whatever its
+// network, and an insert beyond it fails on its operation.
+func TestRouteQuotaIsPerProjectAndFailsOnOperation(t *testing.T) {
 	s, ts := newFake(t, Options{})
 	mustInstance(t, s, "fwd-1")
-	s.SetQuota(proj, "vpc-a", 1)
+	s.SetQuota(proj, "", 1)
 	c := routesClient(t, ts)
 	ctx := ctxT(t)
-	for i, want := range []bool{true, false} {
-		op, err := c.Insert(ctx, &computepb.InsertRouteRequest{Project: proj, RouteResource: testRoute(fmt.Sprintf("r%d", i), "10.19.16.0/20")})
+	r0 := testRoute("r0", "10.19.16.0/20")
+	r1 := testRoute("r1", "10.0.0.0/16")
+	r1.Network = proto.String("vpc-b")
+	r1.NextHopInstance, r1.NextHopIp = nil, proto.String("10.19.16.2")
+	for i, r := range []*computepb.Route{r0, r1} {
+		op, err := c.Insert(ctx, &computepb.InsertRouteRequest{Project: proj, RouteResource: r})
 		if err != nil {
 			t.Fatalf("insert %d: %v", i, err)
 		}
 		err = op.Wait(ctx)
-		if (err == nil) != want {
-			t.Fatalf("insert %d: wait error %v, want success %v", i, err, want)
+		if i == 0 {
+			if err != nil {
+				t.Fatalf("insert within quota: %v", err)
+			}
+			continue
 		}
-		if !want {
-			if ge := apiErr(t, err); ge.Code != http.StatusForbidden {
-				t.Errorf("quota error code %d, want 403", ge.Code)
-			}
-			if code := op.Proto().GetError().GetErrors()[0].GetCode(); code != "QUOTA_EXCEEDED" {
-				t.Errorf("operation error code %q, want QUOTA_EXCEEDED", code)
-			}
+		if ge := apiErr(t, err); ge.Code != http.StatusForbidden {
+			t.Errorf("quota error code %d, want 403", ge.Code)
+		}
+		pb := op.Proto()
+		item := pb.GetError().GetErrors()[0]
+		q := item.GetErrorDetails()[0].GetQuotaInfo()
+		if item.GetCode() != "QUOTA_EXCEEDED" || item.GetMessage() != "Quota 'ROUTES' exceeded.  Limit: 1.0 globally." ||
+			pb.GetHttpErrorMessage() != "FORBIDDEN" || q.GetMetricName() != "compute.googleapis.com/routes" || q.GetLimit() != 1 {
+			t.Errorf("operation error %v, http %d %q", pb.GetError(), pb.GetHttpErrorStatusCode(), pb.GetHttpErrorMessage())
 		}
 	}
 	if names := routeNames(s.Routes(proj)); names != "r0" {

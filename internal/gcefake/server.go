@@ -61,7 +61,11 @@ type Server struct {
 	ipUsed     map[string]map[string]bool // subnet CIDR → allocated IPs
 	faults     map[string]Fault
 	latency    map[string]time.Duration
-	quota      map[string]int // project/network → max routes
+	quota      map[string]int         // project → max routes (GCE's ROUTES quota)
+	rates      map[string]*rateWindow // project → rate-limit window
+	clock      func() time.Time       // rate windows' clock; tests move it to the next minute
+	opLimit    map[string]int         // project → max pending operations
+	pending    map[string]int         // project → pending operations
 	counts     map[string]int64
 	subs       map[int]chan struct{}
 	nextSub    int
@@ -69,8 +73,10 @@ type Server struct {
 
 	opLog    []*OperationRecord
 	effLog   []EffectiveChange
-	effState map[string]bool // project/route → effective, as last logged
-	effDirty chan struct{}   // signalled by notifyLocked; the effective logger re-diffs
+	effState map[string]bool   // project/route → effective, as last logged
+	effDirty chan struct{}     // signalled by notifyLocked; the effective logger re-diffs
+	effSince time.Time         // first change not yet diffed; zero when none
+	refKeys  map[string]string // nextHopInstance URL → instance key ("" if unparsable)
 }
 
 // New returns a running fake. Close it to stop timers, lifecycle goroutines
@@ -105,14 +111,20 @@ func New(opts Options) *Server {
 		faults:     map[string]Fault{},
 		latency:    map[string]time.Duration{},
 		quota:      map[string]int{},
+		rates:      map[string]*rateWindow{},
+		clock:      time.Now,
+		opLimit:    map[string]int{},
+		pending:    map[string]int{},
 		counts:     map[string]int64{},
 		subs:       map[int]chan struct{}{},
 		effState:   map[string]bool{},
 		effDirty:   make(chan struct{}, 1),
+		refKeys:    map[string]string{},
 	}
 	s.goLifecycle(s.logEffective)
 	s.mux = http.NewServeMux()
 	s.registerCompute()
+	s.registerGcloud()
 	s.registerControl()
 	return s
 }
@@ -247,6 +259,9 @@ func (s *Server) Subscribe() (changes <-chan struct{}, cancel func()) {
 // notifyLocked signals every subscriber and the effective logger without
 // blocking.
 func (s *Server) notifyLocked() {
+	if s.effSince.IsZero() {
+		s.effSince = time.Now()
+	}
 	select {
 	case s.effDirty <- struct{}{}:
 	default:

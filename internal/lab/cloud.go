@@ -126,12 +126,12 @@ allow:
   - network: %s
     destRanges: [%s]
     priority: {min: 100, max: 1000}
-probe: {port: %d, path: /readyz, interval: 1s, timeout: 800ms, failures: 3, successes: 2}
+probe: {port: %d, path: /readyz, interval: %s, timeout: %s, failures: %d, successes: 2}
 minHealthyFraction: 0.5
 bootGrace: %s
 listen: ":9781"
 interval: 5s
-`, project, prefix, group, zone, NetworkA, VPCBRange, NetworkB, VPCARange, agentPort, bootGrace)) + "\n"
+`, project, prefix, group, zone, NetworkA, VPCBRange, NetworkB, VPCARange, agentPort, probeInterval, probeTimeout, probeFailures, bootGrace)) + "\n"
 }
 
 // agentConfig is the forwarders' vpclink-config: each announces VPC B's

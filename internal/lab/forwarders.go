@@ -28,6 +28,7 @@ type Forwarders struct {
 
 	mu       sync.Mutex
 	byID     map[uint64]*forwarder
+	names    map[uint64]string // every incarnation ever started: id -> name
 	nextSlot int
 }
 
@@ -45,7 +46,7 @@ type forwarder struct {
 // NewForwarders returns the guest side. exe is the vpclink binary to run as
 // agent; endpoint the fake's Compute endpoint as the agents reach it.
 func NewForwarders(t Topology, exe, endpoint, logDir string, log *zap.Logger) *Forwarders {
-	return &Forwarders{topo: t, exe: exe, endpoint: endpoint, logDir: logDir, log: log, byID: map[uint64]*forwarder{}}
+	return &Forwarders{topo: t, exe: exe, endpoint: endpoint, logDir: logDir, log: log, byID: map[uint64]*forwarder{}, names: map[uint64]string{}}
 }
 
 func nicOf(inst gcefake.Instance, i int) (NIC, error) {
@@ -108,6 +109,7 @@ func (f *Forwarders) start(inst gcefake.Instance) error {
 	}()
 	f.mu.Lock()
 	f.byID[inst.ID] = fw
+	f.names[inst.ID] = inst.Name
 	f.mu.Unlock()
 	f.log.Info("forwarder started", zap.String("op", "forwarder-start"), zap.String("instance", inst.Name), zap.Uint64("id", inst.ID), zap.String("netns", ns), zap.String("nic0", nic0.IP), zap.String("nic1", nic1.IP))
 	return nil
@@ -165,6 +167,14 @@ func (f *Forwarders) Running() map[uint64]gcefake.Instance {
 		out[id] = fw.inst
 	}
 	return out
+}
+
+// NameOf returns the instance name of incarnation id, running or gone; ""
+// for an id the lab never ran.
+func (f *Forwarders) NameOf(id uint64) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.names[id]
 }
 
 // MgmtIP returns the management address of instance name's guest.

@@ -50,6 +50,9 @@ func (s *staticRoutes) set(routes []FabricRoute) {
 
 func needRoot(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: builds network namespaces (full tier)")
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: builds network namespaces")
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/vpclink/vpclink/internal/config"
 	"github.com/vpclink/vpclink/internal/gce"
@@ -13,6 +14,9 @@ import (
 
 // Snapshot is what one pass reads from the Compute API.
 type Snapshot struct {
+	// Taken is when the reads began: an operation that ended after it may
+	// not be reflected.
+	Taken     time.Time
 	Members   []routeplan.Member
 	Instances []gce.Instance
 	Routes    []gce.Route
@@ -35,7 +39,7 @@ type API struct {
 // the member lists taken afterwards include it, and a brand-new forwarder's
 // first route is never mistaken for the route of a gone one.
 func Gather(ctx context.Context, cfg config.Reconciler, api API) (Snapshot, error) {
-	var snap Snapshot
+	snap := Snapshot{Taken: time.Now()}
 	var errs []error
 	for _, project := range routeProjects(cfg) {
 		routes, err := api.Routes.List(ctx, project, cfg.RoutePrefix+"-")

@@ -44,6 +44,8 @@ const (
 	agentReady int32 = iota
 	agentUnready
 	agentHung
+	agentAnnouncing // answers 503 "not ready: announcing", as the agent does while it inserts
+	agentDraining   // answers 503 "not ready: draining"
 )
 
 type fakeAgent struct {
@@ -74,7 +76,14 @@ func (a *fakeAgent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.URL.Path {
 	case "/readyz":
-		if mode != agentReady {
+		switch mode {
+		case agentAnnouncing:
+			http.Error(w, "not ready: announcing", http.StatusServiceUnavailable)
+			return
+		case agentDraining:
+			http.Error(w, "not ready: draining", http.StatusServiceUnavailable)
+			return
+		case agentUnready:
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
 		}
@@ -293,6 +302,7 @@ func (h *harness) start(name string) (*Reconciler, *prometheus.Registry) {
 	r, err := New(Options{
 		Config: h.cfg, API: h.api, ForwarderURL: h.forwarderURL, Registerer: reg,
 		Log: logging.NewTo(testWriter{h.t, name}, -1), Writer: "test-" + name, CallTimeout: 5 * time.Second,
+		RateLimitRetry: 50 * time.Millisecond,
 	})
 	if err != nil {
 		h.t.Fatalf("new reconciler: %v", err)

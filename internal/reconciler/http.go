@@ -42,7 +42,7 @@ type ActionDoc struct {
 	Evidence string `json:"evidence"`
 	Reason   string `json:"reason"`
 	After    string `json:"after,omitempty"`
-	Result   string `json:"result"` // ok, error, skipped
+	Result   string `json:"result"` // ok, error, skipped, issued (still running), inflight (issued earlier)
 	Error    string `json:"error,omitempty"`
 }
 
@@ -98,6 +98,10 @@ func StatusDocument(rep Report) StatusDoc {
 		a := ActionDoc{Op: string(o.Action.Op), Route: o.Action.Route.Name, Instance: o.Action.Instance,
 			Evidence: string(o.Action.Evidence), Reason: o.Action.Reason, After: o.Action.After, Result: "ok"}
 		switch {
+		case o.InFlight:
+			a.Result = "inflight"
+		case o.Pending:
+			a.Result = "issued"
 		case o.Skipped:
 			a.Result = "skipped"
 		case o.Err != nil:

@@ -43,15 +43,19 @@ const (
 	Starting  Health = "starting"
 	Healthy   Health = "healthy"
 	Unhealthy Health = "unhealthy"
+	Draining  Health = "draining" // its agent answers that it withdraws its routes
 )
 
 // Probe is the health monitor's view of one forwarder, reduced to what the
 // plan needs (the reconciler converts health.State).
 type Probe struct {
-	Verdict             Health // the monitor's verdict: Starting, Healthy or Unhealthy
+	Verdict             Health // the monitor's verdict: Starting, Healthy, Unhealthy or Draining
 	ConsecutiveFailures int
 	EverSucceeded       bool
-	EverHealthy         bool // reached the success threshold at least once
+	EverHealthy         bool // reached the success threshold since the instance's last start
+	// StreakStart is when the current run of failed probes began; zero
+	// when the latest probe did not fail.
+	StreakStart time.Time
 }
 
 // Member is one row of a group's listManagedInstances.
@@ -121,7 +125,9 @@ type Forwarder struct {
 	Action   string // MIG currentAction
 	IP       string // nic0
 	Created  time.Time
-	Health   Health // effective: boot grace applied
+	Started  time.Time // lastStartTimestamp; Created when GCE gives none
+	Draining bool      // carries the vpclink-drain metadata mark
+	Health   Health    // effective: boot grace applied
 	State    State
 	Evidence string // API evidence against it, if any
 	Routes   []string
@@ -135,6 +141,7 @@ const (
 	StateHealthy   State = "healthy"
 	StateUnhealthy State = "unhealthy"
 	StateStarting  State = "starting" // Starting or Unknown health, or still booting
+	StateDraining  State = "draining" // its agent withdraws its routes on purpose
 	StateDown      State = "down"     // API evidence: stopped, gone or leaving the group
 )
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/vpclink/vpclink/internal/agentapi"
+	"github.com/vpclink/vpclink/internal/gce"
 	"github.com/vpclink/vpclink/internal/naming"
 )
 
@@ -11,7 +12,8 @@ import (
 //
 //   - Restore inserts only routes missing by name, for members that are
 //     Healthy, RUNNING, without API evidence, whose /status reports the same
-//     instance id and name, ready, and not draining; allow.go decides what
+//     instance id and name, ready, and not draining (neither by its /status
+//     nor by the vpclink-drain metadata mark, invariant 12); allow.go decides what
 //     a wanted route may be. Everything else is listed in
 //     Decision.Rejected and never created.
 //   - Routes a healthy forwarder has but no longer wants are the agent's
@@ -31,6 +33,10 @@ func (p *planner) restore() {
 		}
 		st, ok := p.in.Wanted[m.ID]
 		if !ok {
+			continue
+		}
+		if m.Draining {
+			p.reject(m, "", "instance carries the "+gce.DrainMetadataKey+" mark")
 			continue
 		}
 		if reason := statusMismatch(st, m); reason != "" {

@@ -26,7 +26,17 @@ import (
 //     it only once the insert is DONE. When the new incarnation is not
 //     Healthy (still booting, say) nothing routes through it, and waiting
 //     would only keep a blackhole alive: the stale route goes at once.
-//   - A route of an Unhealthy member is pending: failstatic.go decides.
+//   - A route of an Unhealthy member is pending, and failstatic.go decides,
+//     only while the member's current run of failed probes has reached the
+//     failure threshold: an Unhealthy verdict held by hysteresis after a
+//     success is no evidence, so a prune "on 0 consecutive failed probes"
+//     cannot happen. A route created after that run began is not pending
+//     either: whoever created it saw the forwarder differently, and the run
+//     says nothing about it (a forwarder that rebooted and re-announced).
+//   - A stale-looking route created after the current incarnation was
+//     created, less than bootGrace ago, is left for a later pass: the lists
+//     disagree about which incarnation is current, and deleting could remove
+//     a fresh incarnation's route.
 
 // pendingProbe is a route that probe evidence would prune, if fail static
 // allows it for the group.
@@ -56,7 +66,7 @@ func (p *planner) judgeRoutes() {
 			switch {
 			case m.Evidence != "":
 				p.prune(r, m.Group, m.Name, m.ID, EvidenceAPI, m.Evidence)
-			case m.Health == Unhealthy:
+			case m.Health == Unhealthy && p.probeEvidenceCovers(m, r):
 				p.pending = append(p.pending, pendingProbe{m: m, route: r})
 			default:
 				p.routeStates[RouteActive]++
@@ -70,6 +80,10 @@ func (p *planner) judgeRoutes() {
 		}
 		id := parsed.InstanceID
 		if cur := x.memberByZoneName[zoneName(marker.Zone, marker.Instance)]; cur != nil && cur.ID != 0 {
+			if p.newerThanIncarnation(r, cur) {
+				p.routeStates[RouteActive]++
+				continue
+			}
 			reason := fmt.Sprintf("instance %s was recreated: route is for id %d, current id is %d", marker.Instance, id, cur.ID)
 			p.prune(r, marker.Group, marker.Instance, id, EvidenceStale, reason)
 			byHash := p.staleByHash[cur.ID]
@@ -86,6 +100,26 @@ func (p *planner) judgeRoutes() {
 		}
 		p.prune(r, marker.Group, marker.Instance, id, EvidenceAPI, reason)
 	}
+}
+
+// probeEvidenceCovers reports whether m's current run of failed probes is
+// evidence against r: at least the failure threshold, and begun after r was
+// created.
+func (p *planner) probeEvidenceCovers(m *member, r gce.Route) bool {
+	threshold := max(p.in.Config.Probe.Failures, 1)
+	if m.probe.ConsecutiveFailures < threshold {
+		return false
+	}
+	streak := m.probe.StreakStart
+	return streak.IsZero() || r.CreationTimestamp.IsZero() || !r.CreationTimestamp.After(streak)
+}
+
+// newerThanIncarnation reports whether r, which names another id than cur,
+// was created after cur and recently enough that the lists may be behind.
+func (p *planner) newerThanIncarnation(r gce.Route, cur *member) bool {
+	created := r.CreationTimestamp
+	return !created.IsZero() && !cur.Created.IsZero() && created.After(cur.Created) &&
+		p.in.Now.Sub(created) < p.in.Config.BootGrace.Duration
 }
 
 func (p *planner) prune(r gce.Route, group, instance string, id instanceid.ID, ev Evidence, reason string) {
