@@ -155,8 +155,6 @@ func TestFakeRepairCause(t *testing.T) {
 			t.Errorf("after a %s change: repairs = %v, want one more with cause %s", s.cause, b.keeper.State().Repairs, s.cause)
 		}
 		b.waitKernel(t, s.cause, 2*time.Second)
-		// Past the fight window's first hold, so steps do not hold each other.
-		time.Sleep(fightMax)
 	}
 }
 
