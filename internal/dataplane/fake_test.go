@@ -225,8 +225,8 @@ func TestFakeFight(t *testing.T) {
 	if passes > 60 {
 		t.Errorf("%v passes during a 5s fight, want at most 60", passes)
 	}
-	if repairs > 15 || repairs < 3 {
-		t.Errorf("%d rule repairs during a 5s fight, want 3..15 (rate-limited, not given up)", repairs)
+	if repairs > 20 || repairs < 3 {
+		t.Errorf("%d rule repairs during a 5s fight, want 3..20 (rate-limited, not given up)", repairs)
 	}
 	if f := b.counter(t, "vpclink_agent_dataplane_fights_total", "kind", "rule"); f < 2 {
 		t.Errorf("fights{kind=rule} = %v, want the fight counted", f)
