@@ -31,6 +31,11 @@ import (
 //     delete is issued whatever insert is in flight.
 //   - An action on a snapshot taken before the same operation on the same
 //     route last succeeded is not issued again: the snapshot predates it.
+//   - A delete of a route whose insert is in flight waits for that insert:
+//     GCE refuses to delete a route still being inserted (400
+//     resourceNotReady), so issuing it earlier gains nothing. A delete
+//     refused as not ready for another writer's operation is retried every
+//     RateLimitRetry or so, for up to CallTimeout.
 //   - A delete ordered After an insert (a stale incarnation's route, new
 //     before old) waits for that insert, and is skipped if it fails.
 //   - A delete refused with a rate limit (429, 403 rateLimitExceeded) keeps
@@ -48,6 +53,9 @@ type flightKey struct {
 type flight struct {
 	action routeplan.Action
 	after  *flight // the insert a delete waits for, or nil
+	// sameRoute is an insert of the same route in flight when this delete
+	// was dispatched: GCE deletes it only once it is DONE.
+	sameRoute *flight
 	// streakStart is when the failure streak behind a probe prune began.
 	streakStart time.Time
 	done        chan struct{}
@@ -132,6 +140,9 @@ func (r *Reconciler) dispatch(ctx context.Context, actions []routeplan.Action, s
 			continue
 		}
 		f := &flight{action: a, done: make(chan struct{})}
+		if a.Op == routeplan.OpDelete {
+			f.sameRoute = fs.m[flightKey{routeplan.OpInsert, a.Route.Name}]
+		}
 		if a.After != "" {
 			f.after = fs.m[flightKey{routeplan.OpInsert, a.After}]
 			if f.after == nil {
@@ -179,6 +190,14 @@ func (r *Reconciler) fly(ctx context.Context, f *flight) {
 			return
 		}
 		if f.after.err != nil || f.after.skipped {
+			f.skipped = true
+			return
+		}
+	}
+	if f.sameRoute != nil {
+		select {
+		case <-f.sameRoute.done:
+		case <-ctx.Done():
 			f.skipped = true
 			return
 		}
@@ -238,6 +257,15 @@ func (r *Reconciler) do(ctx context.Context, a routeplan.Action) error {
 	err := r.call(ctx, a)
 	if a.Op == routeplan.OpDelete && gce.IsRateLimited(err) {
 		err = r.retryRateLimited(ctx, a, err)
+	}
+	for a.Op == routeplan.OpDelete && gce.IsNotReady(err) && time.Since(start) < r.opts.CallTimeout {
+		select {
+		case <-ctx.Done():
+		case <-time.After(r.opts.RateLimitRetry/2 + rand.N(r.opts.RateLimitRetry)):
+			err = r.call(ctx, a)
+			continue
+		}
+		break
 	}
 	took := time.Since(start)
 	fields := []zap.Field{

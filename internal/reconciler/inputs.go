@@ -76,7 +76,7 @@ func (r *Reconciler) input(snap Snapshot, states map[instanceid.ID]health.State,
 	return routeplan.Input{
 		Config: r.cfg, Now: now, Writer: r.opts.Writer,
 		Members: snap.Members, Instances: snap.Instances, Routes: snap.Routes,
-		Probes: probes, Wanted: wanted,
+		Probes: probes, Wanted: wanted, Unread: snap.Unread(),
 	}
 }
 

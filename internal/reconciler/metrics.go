@@ -19,6 +19,7 @@ type metrics struct {
 	detectionToPrune  prometheus.Histogram
 	detectionToIssued prometheus.Histogram
 	lastSuccess       prometheus.Gauge
+	restoresCapped    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -37,7 +38,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
 		}),
 		passErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "vpclink_reconcile_errors_total", Help: "Reconcile passes that could not read the API (retried next round).",
+			Name: "vpclink_reconcile_errors_total", Help: "Reconcile passes, and groups within a pass, whose API reads failed (retried next round).",
 		}),
 		failStatic: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "vpclink_fail_static", Help: "1 while too few forwarders are healthy for probe evidence to prune.",
@@ -52,6 +53,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "From the verdict that a forwarder is Unhealthy to the delete call for one of its routes: what the reconciler adds before GCE starts working.",
 			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
 		}),
+		restoresCapped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vpclink_restores_capped_total",
+			Help: "Restores a pass left for later passes because of restore.maxPerForwarder or restore.maxPerPass.",
+		}),
 		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "vpclink_reconciler_last_success_timestamp_seconds",
 			Help: "Unix time of the end of the last reconcile pass that read every group; 0 until one has.",
@@ -59,7 +64,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.forwarders, m.ownedRoutes, m.operations, m.passDuration, m.passErrors, m.failStatic,
-			m.detectionToPrune, m.detectionToIssued, m.lastSuccess)
+			m.detectionToPrune, m.detectionToIssued, m.lastSuccess, m.restoresCapped)
 	}
 	for _, s := range forwarderStates {
 		m.forwarders.WithLabelValues(string(s))

@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -67,7 +68,19 @@ func (r *Reconciler) pass(ctx context.Context, wait bool) (rep Report, err error
 	byID := routesByInstance(r.cfg.RoutePrefix, snap.Routes)
 	r.mu.Lock()
 	r.snap, r.haveSnap, r.routesByID = snap, true, byID
+	if len(snap.GroupErrs) == 0 {
+		r.lastOK = time.Now()
+	}
 	r.mu.Unlock()
+	if len(snap.GroupErrs) == 0 {
+		r.metrics.lastSuccess.SetToCurrentTime()
+	}
+	for _, g := range snap.Unread() {
+		rep.Err = errors.Join(rep.Err, snap.GroupErrs[g])
+		r.metrics.passErrors.Inc()
+		r.log.Error("group could not be read: its routes are left alone this pass, other groups go on",
+			logging.Op("reconcile"), logging.Group(g), logging.Err(snap.GroupErrs[g]))
+	}
 
 	pi := r.prepare(snap, time.Now())
 	dec := routeplan.Compute(pi.in)
@@ -90,13 +103,18 @@ func (r *Reconciler) pass(ctx context.Context, wait bool) (rep Report, err error
 	rep.Decision = dec
 	r.metrics.observePlan(dec)
 	r.logFailStatic(dec)
+	if dec.Capped > 0 {
+		r.metrics.restoresCapped.Add(float64(dec.Capped))
+		r.log.Warn("restores capped: the rest come in later passes", logging.Op("restore"), logging.Count(dec.Capped),
+			logging.Reason(fmt.Sprintf("restore.maxPerForwarder %d, restore.maxPerPass %d", r.cfg.Restore.MaxPerForwarder, r.cfg.Restore.MaxPerPass)))
+	}
 	second, more := r.dispatch(ctx, notIn(dec.Actions, first), pi.states, snap.Taken)
 	rep.Outcomes = append(first, second...)
 	if wait {
 		waitAll(ctx, append(flights, more...))
 		settle(rep.Outcomes, append(flights, more...))
 	}
-	return rep, nil
+	return rep, rep.Err
 }
 
 // pruneNow issues the probe prunes of the forwarders ids, decided on the

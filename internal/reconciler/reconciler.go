@@ -39,6 +39,7 @@ package reconciler
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -68,6 +69,7 @@ type Options struct {
 	// Prober makes the probes; default health.NewHTTPProber(probe.timeout).
 	Prober health.Prober
 	// HTTPClient reads agents' /status; default a client without proxy.
+	// Redirects are never followed, whatever its CheckRedirect.
 	HTTPClient *http.Client
 	// Registerer receives the reconciler's and the monitor's metrics; nil
 	// registers nothing.
@@ -113,6 +115,8 @@ type Reconciler struct {
 	haveSnap   bool
 	routesByID map[instanceid.ID][]gce.Route // snap's routes by their name's instance id
 	verdictAt  map[instanceid.ID]time.Time   // latest change to Unhealthy
+	started    time.Time
+	lastOK     time.Time // when the last pass that read every group read
 }
 
 // New builds a Reconciler and its health monitor.
@@ -157,6 +161,13 @@ func New(o Options) (*Reconciler, error) {
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 1}}
 	}
+	// /status reads follow no redirect: a forwarder must not point the
+	// reconciler at another URL.
+	client := *o.HTTPClient
+	client.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+		return fmt.Errorf("redirect to %s refused", req.URL.Redacted())
+	}
+	o.HTTPClient = &client
 	mon := health.NewMonitor(health.Config{
 		Interval:  cfg.Probe.Interval.Duration,
 		Timeout:   cfg.Probe.Timeout.Duration,
@@ -167,7 +178,7 @@ func New(o Options) (*Reconciler, error) {
 		opts: o, cfg: cfg, api: o.API, log: o.Log, monitor: mon,
 		metrics: newMetrics(o.Registerer), cache: newStatusCache(o.StatusTTL),
 		flights:   newFlights(o.DeleteConcurrency, o.Concurrency),
-		verdictAt: map[instanceid.ID]time.Time{},
+		verdictAt: map[instanceid.ID]time.Time{}, started: time.Now(),
 	}, nil
 }
 

@@ -80,6 +80,9 @@ type Input struct {
 	// of Healthy forwarders the caller fetched.
 	Probes map[instanceid.ID]Probe
 	Wanted map[instanceid.ID]agentapi.Status
+	// Unread names the groups whose reads failed this pass: they are in
+	// neither Members nor judged.
+	Unread []string
 }
 
 // Action is one route change.
@@ -174,6 +177,9 @@ type Decision struct {
 	// RouteStates counts the in-scope owned routes by state.
 	RouteStates map[RouteState]int
 	Rejected    []Rejection
+	// Capped counts the restores left for later passes by a restore cap
+	// (they are in Rejected too).
+	Capped int
 }
 
 // Compute returns the decision for in. It never fails: input it cannot
@@ -196,6 +202,7 @@ type planner struct {
 	in     Input
 	prefix string
 	idx    index
+	unread map[string]bool
 
 	// ownedNames are the owned routes in scope, by name (routes.go).
 	ownedNames map[string]bool
@@ -212,20 +219,26 @@ type planner struct {
 	// actions are the decision's actions by route name: a route is either
 	// present (it may be deleted) or missing (it may be inserted), never both.
 	actions     map[string]Action
+	restores    int // inserts planned
+	capped      int // inserts refused by a restore cap
 	rejected    []Rejection
 	failStatic  FailStatic
 	routeStates map[RouteState]int
 }
 
 func newPlanner(in Input) *planner {
-	return &planner{
-		in: in, prefix: in.Config.RoutePrefix,
+	p := &planner{
+		in: in, prefix: in.Config.RoutePrefix, unread: map[string]bool{},
 		ownedNames:  map[string]bool{},
 		staleByHash: map[instanceid.ID]map[string][]string{},
 		counts:      map[string]*groupCount{},
 		actions:     map[string]Action{},
 		routeStates: map[RouteState]int{},
 	}
+	for _, g := range in.Unread {
+		p.unread[g] = true
+	}
+	return p
 }
 
 // add records an action for its route.
@@ -269,5 +282,6 @@ func (p *planner) finish() Decision {
 		Forwarders:  fwds,
 		RouteStates: p.routeStates,
 		Rejected:    p.rejected,
+		Capped:      p.capped,
 	}
 }

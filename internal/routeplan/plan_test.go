@@ -57,7 +57,8 @@ func baseConfig() config.Reconciler {
 		Groups: []config.Group{{Name: "fwd", Zone: zone}, {Name: "fwd2", Zone: "z2"}},
 		Allow: []config.Allow{{
 			Network: "vpc-a", DestRanges: []string{"10.19.0.0/16"},
-			Priority: config.PriorityRange{Min: 100, Max: 1000},
+			Priority:     config.PriorityRange{Min: 100, Max: 1000},
+			PrefixLength: &config.LengthRange{Min: 16, Max: 24},
 		}},
 		MinHealthyFraction: &half,
 		BootGrace:          config.Duration{Duration: 120 * time.Second},

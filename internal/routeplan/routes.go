@@ -2,6 +2,7 @@ package routeplan
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/vpclink/vpclink/internal/gce"
 	"github.com/vpclink/vpclink/internal/instanceid"
@@ -10,11 +11,22 @@ import (
 
 // Choices of this phase:
 //
-//   - Scope. A route is considered only when naming.IsOwned holds (prefix and
-//     marker), and then only when it is ours to judge: its instance id is a
-//     member of one of the configured groups, or its marker names one of those
-//     groups, or its marker has no group and names a zone we listed. Owned
-//     routes of other shards (other groups) are never in the decision.
+//   - Scope (invariant 10). A route is considered only when naming.IsOwned
+//     holds (prefix and marker), and then only when it is ours to judge: its
+//     instance id is a member of one of the configured groups, or it is
+//     placed in one of them. A group is (project, zone or region, name), so
+//     placing a route takes three matches: the marker's group= names a
+//     configured group, the instance's project is the config's project, and
+//     the instance's zone lies in that group's location (the zone itself, or
+//     a zone of the region). The project and zone are the marker's; a marker
+//     without project= (older agents) is placed by its next hop instead, the
+//     project and zone of its nextHopInstance URL, and a route whose next
+//     hop is an IP cannot be placed that way and is left alone. A marker
+//     without a group (the oldest) is placed by project and a zone we list.
+//     Owned routes of other deployments, same group name or not, are never
+//     in the decision.
+//   - Routes placed in a group whose reads failed this pass (Input.Unread)
+//     are left alone: without its member list, every route would look gone.
 //   - A route whose instance id is not a member of the group any more (gone,
 //     abandoned, or an older incarnation) is pruned on API evidence.
 //   - Stale incarnations (a member with the marker's instance name exists with
@@ -61,7 +73,7 @@ func (p *planner) judgeRoutes() {
 		}
 		p.ownedNames[r.Name] = true
 
-		if m := x.memberByID[parsed.InstanceID]; m != nil {
+		if m := x.memberByID[parsed.InstanceID]; m != nil && !p.unread[m.Group] {
 			m.Routes = append(m.Routes, r.Name)
 			switch {
 			case m.Evidence != "":
@@ -74,9 +86,8 @@ func (p *planner) judgeRoutes() {
 			continue
 		}
 
-		inScope := x.groups[marker.Group] || (marker.Group == "" && x.listedZones[marker.Zone])
-		if !inScope {
-			continue // another shard's route
+		if !p.placed(r, marker) || p.unread[marker.Group] || (marker.Group == "" && len(p.unread) > 0) {
+			continue // another deployment's route, or one this pass cannot judge
 		}
 		id := parsed.InstanceID
 		if cur := x.memberByZoneName[zoneName(marker.Zone, marker.Instance)]; cur != nil && cur.ID != 0 {
@@ -100,6 +111,49 @@ func (p *planner) judgeRoutes() {
 		}
 		p.prune(r, marker.Group, marker.Instance, id, EvidenceAPI, reason)
 	}
+}
+
+// placed reports whether a route that is no member's lies in one of the
+// configured groups: its instance's project, zone and group.
+func (p *planner) placed(r gce.Route, marker naming.Marker) bool {
+	project, zone := marker.Project, marker.Zone
+	if project == "" {
+		var ok bool
+		if project, zone, ok = instanceLocation(r.NextHopInstance); !ok {
+			return false
+		}
+	}
+	if project != p.in.Config.Project {
+		return false
+	}
+	if marker.Group == "" {
+		return p.idx.listedZones[zone]
+	}
+	for _, g := range p.idx.groups[marker.Group] {
+		if g.Zone == zone || (g.Region != "" && regionOf(zone) == g.Region) {
+			return true
+		}
+	}
+	return false
+}
+
+// instanceLocation reads the project and zone of an instance URL
+// (".../projects/P/zones/Z/instances/N").
+func instanceLocation(url string) (project, zone string, ok bool) {
+	parts := strings.Split(instancePath(url), "/")
+	if len(parts) != 6 || parts[0] != "projects" || parts[2] != "zones" || parts[4] != "instances" {
+		return "", "", false
+	}
+	return parts[1], parts[3], true
+}
+
+// regionOf is the region of a zone name: us-central1-a is in us-central1.
+func regionOf(zone string) string {
+	i := strings.LastIndex(zone, "-")
+	if i <= 0 {
+		return ""
+	}
+	return zone[:i]
 }
 
 // probeEvidenceCovers reports whether m's current run of failed probes is

@@ -3,8 +3,8 @@
 // gcefake.GcloudConfigLines in a scratch CLOUDSDK_CONFIG. It skips where
 // gcloud is not installed and under -short (each call starts a Python
 // process, about a second of CPU). gcloud talks only to the fake on
-// loopback: usage reporting, update checks and the metadata-server probe
-// are switched off.
+// loopback: usage reporting and update checks are off, and the question
+// whether it runs on GCE is answered from its cache (see newCLI).
 package gcloud
 
 import (
@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,12 +59,21 @@ func newCLI(t *testing.T, opts gcefake.Options) (*gcefake.Server, cli) {
 	})
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "CLOUDSDK_") {
+		if !strings.HasPrefix(kv, "CLOUDSDK_") && !strings.HasPrefix(kv, "GCE_METADATA") {
 			env = append(env, kv)
 		}
 	}
+	// gcloud asks the metadata server (by name, so through DNS) whether it
+	// runs on GCE unless its config directory caches the answer: cache
+	// "not on GCE" (fresh for 10 minutes), and should the cache expire, send
+	// the question to a closed loopback port.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "gce"), []byte("False"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	c := cli{env: append(env,
-		"CLOUDSDK_CONFIG="+t.TempDir(),
+		"CLOUDSDK_CONFIG="+dir,
+		"GCE_METADATA_ROOT=127.0.0.1:1",
 		"CLOUDSDK_CORE_PROJECT="+project,
 		"CLOUDSDK_CORE_DISABLE_PROMPTS=1",
 		"CLOUDSDK_CORE_DISABLE_USAGE_REPORTING=true",
@@ -75,10 +85,10 @@ func newCLI(t *testing.T, opts gcefake.Options) (*gcefake.Server, cli) {
 	// module), which spares a Python start per line.
 	for _, line := range gcefake.GcloudConfigLines(ts.URL + "/") {
 		f := strings.Fields(line)
-		section, name, ok := strings.Cut(f[len(f)-2], "/")
-		if len(f) != 5 || f[0] != "gcloud" || f[1] != "config" || f[2] != "set" || !ok {
+		if len(f) != 5 || f[0] != "gcloud" || f[1] != "config" || f[2] != "set" || !strings.Contains(f[3], "/") {
 			t.Fatalf("config line %q is not `gcloud config set SECTION/NAME VALUE`", line)
 		}
+		section, name, _ := strings.Cut(f[3], "/")
 		c.env = append(c.env, "CLOUDSDK_"+strings.ToUpper(section)+"_"+strings.ToUpper(name)+"="+f[4])
 	}
 	return fake, c
@@ -109,10 +119,8 @@ func (c cli) json(t *testing.T, v any, args ...string) {
 	}
 }
 
-// gate is a Lifecycle whose Stopping holds a group's stopping members, and
-// so the group's DELETING or RECREATING action, until release(group).
-var gate = &stopGate{held: map[string]chan struct{}{}}
-
+// stopGate is a Lifecycle whose Stopping holds a group's stopping members,
+// and so the group's DELETING or RECREATING action, until release(group).
 type stopGate struct {
 	mu   sync.Mutex
 	held map[string]chan struct{}
@@ -215,6 +223,7 @@ func lab(t *testing.T, fake *gcefake.Server) {
 func TestGcloudLooksAtALab(t *testing.T) {
 	// Operations take 300 ms, so gcloud waits on them; the gate holds
 	// members that stop, so wait-until finds their group unstable.
+	gate := &stopGate{held: map[string]chan struct{}{}}
 	fake, c := newCLI(t, gcefake.Options{OpLatency: gcefake.Fixed(300 * time.Millisecond), BootDelay: time.Second, Lifecycle: gate})
 	lab(t, fake)
 
@@ -248,7 +257,7 @@ func TestGcloudLooksAtALab(t *testing.T) {
 		})
 		t.Run("instances and groups", func(t *testing.T) {
 			t.Parallel()
-			instancesAndGroups(t, fake, c)
+			instancesAndGroups(t, fake, gate, c)
 		})
 	})
 
