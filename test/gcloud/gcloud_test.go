@@ -3,8 +3,8 @@
 // gcefake.GcloudConfigLines in a scratch CLOUDSDK_CONFIG. It skips where
 // gcloud is not installed and under -short (each call starts a Python
 // process, about a second of CPU). gcloud talks only to the fake on
-// loopback: usage reporting, update checks and the metadata-server probe
-// are switched off.
+// loopback: usage reporting and update checks are off, and the question
+// whether it runs on GCE is answered from its cache (see newCLI).
 package gcloud
 
 import (
@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,12 +59,21 @@ func newCLI(t *testing.T, opts gcefake.Options) (*gcefake.Server, cli) {
 	})
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "CLOUDSDK_") {
+		if !strings.HasPrefix(kv, "CLOUDSDK_") && !strings.HasPrefix(kv, "GCE_METADATA") {
 			env = append(env, kv)
 		}
 	}
+	// gcloud asks the metadata server (by name, so through DNS) whether it
+	// runs on GCE unless its config directory caches the answer: cache
+	// "not on GCE" (fresh for 10 minutes), and should the cache expire, send
+	// the question to a closed loopback port.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "gce"), []byte("False"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	c := cli{env: append(env,
-		"CLOUDSDK_CONFIG="+t.TempDir(),
+		"CLOUDSDK_CONFIG="+dir,
+		"GCE_METADATA_ROOT=127.0.0.1:1",
 		"CLOUDSDK_CORE_PROJECT="+project,
 		"CLOUDSDK_CORE_DISABLE_PROMPTS=1",
 		"CLOUDSDK_CORE_DISABLE_USAGE_REPORTING=true",
