@@ -202,14 +202,6 @@ func (f *Forwarders) NameOf(id uint64) string {
 	return f.names[id]
 }
 
-// MgmtIP returns the management address of instance name's guest.
-func (f *Forwarders) MgmtIP(name string) string {
-	if fw := f.find(name); fw != nil {
-		return forwarderMgmtIP(fw.slot)
-	}
-	return ""
-}
-
 // Namespace returns the namespace of instance name's guest.
 func (f *Forwarders) Namespace(name string) string {
 	if fw := f.find(name); fw != nil {
