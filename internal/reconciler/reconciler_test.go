@@ -68,9 +68,11 @@ func TestPrunesForwarderThatStopsAnswering(t *testing.T) {
 
 func TestPrunesOnAPIEvidenceWithoutWaitingForProbes(t *testing.T) {
 	h, foreign := setup(t)
-	// Probes so slow that no probe verdict can change during the test.
+	// Probes so slow that no probe verdict can change during the test: the
+	// first probes come at once, the second an hour later, and Healthy
+	// takes two.
 	h.cfg.Probe.Interval.Duration = time.Hour
-	h.cfg.Probe.Successes = 1
+	h.cfg.Probe.Successes = 2
 	r, _ := h.start("r1")
 	insts := h.instances()
 	// With an hour between probes nothing is Healthy: the routes are kept
