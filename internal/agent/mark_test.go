@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vpclink/vpclink/internal/agentapi"
 	"github.com/vpclink/vpclink/internal/config"
 	"github.com/vpclink/vpclink/internal/dataplane"
 	"github.com/vpclink/vpclink/internal/gce"
@@ -58,7 +57,7 @@ func (e *env) markedAgent(inst gcefake.Instance) *Agent {
 
 func (e *env) setMark(inst gcefake.Instance, value string) {
 	e.t.Helper()
-	if err := e.fake.SetAttribute(testProject, testZone, inst.Name, agentapi.DrainAttribute, value); err != nil {
+	if err := e.fake.SetAttribute(testProject, testZone, inst.Name, gce.DrainMetadataKey, value); err != nil {
 		e.t.Fatal(err)
 	}
 }
