@@ -53,7 +53,7 @@ func runAgent(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs.StringVar(&f.configPath, "config", "", "agent config YAML `file` (default: the "+configAttribute+" metadata attribute)")
 	fs.StringVar(&f.nic1Name, "nic1-name", "", "interface `name` of the policy-routing NIC (default: found by the MAC the metadata server gives)")
 	fs.BoolVar(&f.withdrawOnly, "withdraw-only", false, "delete this instance's routes, wait until GCE reports them deleted, exit (no data plane)")
-	fs.StringVar(&f.listen, "listen", "", "`address` for /healthz, /readyz, /status, /metrics (default :<health.port>)")
+	fs.StringVar(&f.listen, "listen", "", "`address` for /healthz, /readyz, /status, /metrics (default: health.listen, else <nic0 address>:<health.port> and 127.0.0.1:<health.port>)")
 	fs.DurationVar(&f.stopTimeout, "stop-timeout", defaultStopTimeout, "after the first SIGTERM, end the drain by this `duration` (keep under the unit's TimeoutStopSec)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -67,26 +67,30 @@ func runAgent(ctx context.Context, args []string, _, stderr io.Writer) error {
 	log := logging.New("agent")
 	defer func() { _ = log.Sync() }()
 
-	// The first SIGTERM (or SIGINT) starts the drain; a second one cuts the
-	// grace short. main's context only covers SIGINT.
+	// The first stop signal starts the drain, a second SIGTERM cuts the
+	// grace short. main's context carries SIGINT (registered there, once);
+	// this registers SIGTERM, which systemd sends.
 	runCtx, requestStop := context.WithCancel(context.WithoutCancel(ctx))
 	defer requestStop()
 	hurry := make(chan struct{})
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
+	signal.Notify(sigs, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 	go func() {
 		select {
 		case sig := <-sigs:
 			log.Info("stop signal, draining", logging.Signal(sig.String()))
 		case <-ctx.Done():
+			log.Info("stop signal, draining", logging.Signal(os.Interrupt.String()))
 		case <-runCtx.Done():
 			return
 		}
 		requestStop()
-		if sig, ok := <-sigs; ok {
+		select {
+		case sig := <-sigs:
 			log.Info("second stop signal, cutting the grace short", logging.Signal(sig.String()))
 			close(hurry)
+		case <-runCtx.Done():
 		}
 	}()
 
@@ -111,7 +115,7 @@ func runAgent(ctx context.Context, args []string, _, stderr io.Writer) error {
 
 	opts := agent.Options{
 		Identity: id, Group: group, Config: cfg, Version: version, Routes: clients.Routes,
-		Registerer: reg, Gatherer: reg, Log: log, StopTimeout: f.stopTimeout, Hurry: hurry,
+		Registerer: reg, Gatherer: reg, Log: log, StopTimeout: f.stopTimeout, Hurry: hurry, Metadata: md,
 	}
 	if f.withdrawOnly {
 		a, err := agent.New(opts)
@@ -127,11 +131,7 @@ func runAgent(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	listen := f.listen
-	if listen == "" {
-		listen = fmt.Sprintf(":%d", cfg.Health.Port)
-	}
-	opts.Listen = listen
+	opts.Listen = agent.ListenAddresses(f.listen, cfg.Health, nic0)
 	k, err := kernel.New(netns.None())
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -26,7 +27,8 @@ func init() {
 // runFakeGCE serves a gcefake.Server until ctx ends (SIGINT). It prints the
 // address it listens on, alone on one line of stdout, so that a script can
 // read it when --listen has port 0, and then set
-// VPCLINK_COMPUTE_ENDPOINT=http://<that address>/.
+// VPCLINK_COMPUTE_ENDPOINT=http://<that address>/. The lines after it are
+// the gcloud configuration commands that point gcloud at the fake.
 func runFakeGCE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("fakegce", "--listen ADDR [--op-latency D|MIN..MAX] [--propagation D|MIN..MAX] [--metadata-bind IP]", stderr)
 	listen := fs.String("listen", "127.0.0.1:0", "address for the Compute API and the /_fake/ control API")
@@ -66,7 +68,8 @@ func runFakeGCE(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	})
 	defer fake.Close()
 	srv := &http.Server{Handler: fake, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintln(stdout, ln.Addr().String())
+	// One write, so that a reader taking only the first line never blocks it.
+	fmt.Fprintln(stdout, strings.Join(append([]string{ln.Addr().String()}, gcefake.GcloudConfigLines(ln.Addr().String())...), "\n"))
 	log.Info("serving", zap.String("op", "serve"), zap.String("endpoint", "http://"+ln.Addr().String()+"/"))
 
 	errc := make(chan error, 1)

@@ -16,6 +16,7 @@ import (
 
 	"go.uber.org/zap/zapcore"
 
+	"github.com/vpclink/vpclink/internal/gcefake"
 	"github.com/vpclink/vpclink/internal/lab"
 	"github.com/vpclink/vpclink/internal/logging"
 )
@@ -41,32 +42,62 @@ func (s *scenarioList) Set(v string) error {
 	return nil
 }
 
+// latencyList is a repeatable --op-latency flag: a sweep.
+type latencyList []gcefake.Latency
+
+func (l *latencyList) String() string {
+	var out []string
+	for _, v := range *l {
+		out = append(out, v.String())
+	}
+	return strings.Join(out, ",")
+}
+
+func (l *latencyList) Set(v string) error {
+	lat, err := gcefake.ParseLatency(v)
+	if err != nil {
+		return err
+	}
+	*l = append(*l, lat)
+	return nil
+}
+
 // labFlags are the lab's flags; the outer process passes them on verbatim
 // to the inner one.
 type labFlags struct {
 	scenarios   scenarioList
+	designs     scenarioList
 	jsonPath    string
+	profile     string
 	forwarders  int
-	opLatency   time.Duration
+	opLatencies latencyList
+	propagation gcefake.Latency
 	routeGrace  time.Duration
 	bootDelay   time.Duration
 	drainGrace  time.Duration
+	bootGrace   time.Duration
+	autoHealing bool
 	cleanup     bool
 	logDir      string
 	inNamespace string
+	set         map[string]bool // flags given on the command line
 }
 
 func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	def := lab.DefaultOptions()
 	var f labFlags
-	fs := newFlagSet("lab", "[--scenario NAME]... [--json FILE] [--forwarders N] [--op-latency D] [--cleanup]", stderr)
+	fs := newFlagSet("lab", "[--profile gce|fast] [--scenario NAME]... [--op-latency D|MIN..MAX]... [--design NAME]... [--json FILE] [--cleanup]", stderr)
 	fs.Var(&f.scenarios, "scenario", "scenario to run, repeatable or comma-separated (default: all): "+strings.Join(lab.ScenarioNames(), ", "))
-	fs.StringVar(&f.jsonPath, "json", "", "also write the report as JSON to `FILE`")
-	fs.IntVar(&f.forwarders, "forwarders", def.Forwarders, "group size for rolling-update and the panic scenarios")
-	fs.DurationVar(&f.opLatency, "op-latency", def.OpLatency, "fake GCE: time from an operation's creation to DONE")
-	fs.DurationVar(&f.routeGrace, "route-grace", def.RouteGrace, "fake GCE: how long a route stays in effect after its next hop stops")
-	fs.DurationVar(&f.bootDelay, "boot-delay", def.BootDelay, "fake GCE: instance creation to RUNNING")
-	fs.DurationVar(&f.drainGrace, "drain-grace", def.DrainGrace, "agents' and rollout's grace after their routes are deleted")
+	fs.Var(&f.designs, "design", "design to run, repeatable or comma-separated, or all: "+strings.Join(lab.KnownDesigns, ", ")+" (default vpclink)")
+	fs.StringVar(&f.jsonPath, "json", "", "also write the report as JSON to `FILE`, and the timeline pictures next to it")
+	fs.StringVar(&f.profile, "profile", lab.DefaultProfile, "latency and fault model: "+strings.Join(lab.ProfileNames(), ", ")+"; the flags below override single values")
+	fs.IntVar(&f.forwarders, "forwarders", 3, "group size for rolling-update and the panic scenarios")
+	fs.Var(&f.opLatencies, "op-latency", "fake GCE: operation call to DONE, `D or MIN..MAX` (uniform); repeatable: the scenarios run at each (default: the profile's)")
+	fs.Var(&f.propagation, "propagation", "fake GCE: operation DONE to data plane, `D or MIN..MAX` (default: the profile's)")
+	fs.DurationVar(&f.routeGrace, "route-grace", 0, "fake GCE: how long a route stays in effect after its next hop stops (default: the profile's)")
+	fs.DurationVar(&f.bootDelay, "boot-delay", 0, "fake GCE: instance creation to RUNNING (default: the profile's)")
+	fs.DurationVar(&f.drainGrace, "drain-grace", 0, "agents' and rollout's grace after their routes are deleted (default: the profile's)")
+	fs.DurationVar(&f.bootGrace, "boot-grace", 0, "the reconciler's bootGrace (default: the profile's)")
+	fs.BoolVar(&f.autoHealing, "autohealing", false, "the fake's group recreates members its health check fails; false: the lab recreates panicked members (default: the profile's)")
 	fs.BoolVar(&f.cleanup, "cleanup", false, "only remove namespaces and processes left by lab runs that are no longer running, then exit")
 	fs.StringVar(&f.logDir, "log-dir", "", "directory for agent, reconciler and lab logs (default: a new temporary directory)")
 	fs.StringVar(&f.inNamespace, "in-namespace", "", "internal: run the scenarios inside the already built lab with this namespace prefix")
@@ -76,18 +107,10 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
-	for _, n := range f.scenarios {
-		if !slices.Contains(lab.ScenarioNames(), n) {
-			return usagef("--scenario %q: unknown scenario (known: %s)", n, strings.Join(lab.ScenarioNames(), ", "))
-		}
-	}
-	if f.forwarders < 1 {
-		return usagef("--forwarders %d: at least 1", f.forwarders)
-	}
-	for name, d := range map[string]time.Duration{"--op-latency": f.opLatency, "--route-grace": f.routeGrace, "--boot-delay": f.bootDelay, "--drain-grace": f.drainGrace} {
-		if d < 0 {
-			return usagef("%s %s: must not be negative", name, d)
-		}
+	f.set = map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
+	if _, err := f.options(); err != nil {
+		return err
 	}
 	if os.Geteuid() != 0 {
 		return errors.New("the lab builds network namespaces: run it as root")
@@ -104,6 +127,61 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return runLabInside(ctx, f, stdout, stderr)
 	}
 	return runLabOutside(ctx, f, args, stdout, stderr)
+}
+
+// options turns the flags into the lab's options: the profile's, with
+// every flag given on the command line in place of its value. Errors are
+// usage errors naming the flag.
+func (f labFlags) options() (lab.Options, error) {
+	o, err := lab.ProfileOptions(f.profile)
+	if err != nil {
+		return o, usagef("--profile %q: unknown (known: %s)", f.profile, strings.Join(lab.ProfileNames(), ", "))
+	}
+	for _, n := range f.scenarios {
+		if !slices.Contains(lab.ScenarioNames(), n) {
+			return o, usagef("--scenario %q: unknown scenario (known: %s)", n, strings.Join(lab.ScenarioNames(), ", "))
+		}
+	}
+	o.Scenarios = f.scenarios
+	if len(f.designs) > 0 {
+		o.Designs = f.designs
+		if slices.Contains(f.designs, "all") {
+			o.Designs = lab.KnownDesigns
+		}
+		if err := lab.CheckDesigns(o.Designs); err != nil {
+			return o, usagef("--design: %v", err)
+		}
+	}
+	if f.forwarders < 1 {
+		return o, usagef("--forwarders %d: at least 1", f.forwarders)
+	}
+	o.Forwarders = f.forwarders
+	if len(f.opLatencies) > 0 {
+		o.OpLatencies = f.opLatencies
+	}
+	if f.set["propagation"] {
+		o.Propagation = f.propagation
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+		to   *time.Duration
+	}{{"route-grace", f.routeGrace, &o.RouteGrace}, {"boot-delay", f.bootDelay, &o.BootDelay}, {"drain-grace", f.drainGrace, &o.DrainGrace}, {"boot-grace", f.bootGrace, &o.BootGrace}} {
+		if !f.set[d.name] {
+			continue
+		}
+		if d.v < 0 {
+			return o, usagef("--%s %s: must not be negative", d.name, d.v)
+		}
+		*d.to = d.v
+	}
+	if f.set["autohealing"] {
+		if f.autoHealing {
+			return o, usagef("--autohealing: the fake GCE does not model autohealing yet; the lab recreates panicked members")
+		}
+		o.AutoHealing = false
+	}
+	return o, nil
 }
 
 // runLabOutside builds the topology, runs the lab inside its management
@@ -186,18 +264,19 @@ func runLabInside(ctx context.Context, f labFlags, stdout, stderr io.Writer) err
 		return fmt.Errorf("lab: log: %w", err)
 	}
 	defer logFile.Close()
-	opts := lab.Options{
-		Topology:   lab.Topology{Prefix: f.inNamespace},
-		Exe:        exe,
-		Scenarios:  f.scenarios,
-		Forwarders: f.forwarders,
-		OpLatency:  f.opLatency,
-		RouteGrace: f.routeGrace,
-		BootDelay:  f.bootDelay,
-		DrainGrace: f.drainGrace,
-		LogDir:     f.logDir,
-		Progress:   stdout,
-		Log:        logging.NewTo(logFile, zapcore.InfoLevel).With(logging.Component("lab")),
+	opts, err := f.options()
+	if err != nil {
+		return err
+	}
+	opts.Topology = lab.Topology{Prefix: f.inNamespace}
+	opts.Exe = exe
+	opts.LogDir = f.logDir
+	opts.Progress = stdout
+	opts.Log = logging.NewTo(logFile, zapcore.InfoLevel).With(logging.Component("lab"))
+	// The timeline pictures go next to the JSON report, or into the logs.
+	opts.Pictures = filepath.Join(f.logDir, "timeline")
+	if f.jsonPath != "" {
+		opts.Pictures = strings.TrimSuffix(f.jsonPath, ".json")
 	}
 	report, runErr := lab.Run(ctx, opts)
 	fmt.Fprintln(stdout)
@@ -218,4 +297,7 @@ func runLabInside(ctx context.Context, f labFlags, stdout, stderr io.Writer) err
 	return nil
 }
 
-var _ flag.Value = (*scenarioList)(nil)
+var (
+	_ flag.Value = (*scenarioList)(nil)
+	_ flag.Value = (*latencyList)(nil)
+)

@@ -24,7 +24,12 @@ func TestLabDrainRolloutUsage(t *testing.T) {
 	}{
 		{[]string{"lab", "--scenario", "scale-0-1,nope"}, exitUsage, `--scenario "nope"`},
 		{[]string{"lab", "--forwarders", "0"}, exitUsage, "--forwarders 0"},
-		{[]string{"lab", "--op-latency", "-1s"}, exitUsage, "--op-latency -1s"},
+		{[]string{"lab", "--op-latency", "-1s"}, exitUsage, "latency -1s: want 0 <= MIN <= MAX"},
+		{[]string{"lab", "--op-latency", "20s..5s"}, exitUsage, "latency 20s..5s"},
+		{[]string{"lab", "--boot-delay", "-1s"}, exitUsage, "--boot-delay -1s: must not be negative"},
+		{[]string{"lab", "--profile", "aws"}, exitUsage, `--profile "aws": unknown (known: fast, gce)`},
+		{[]string{"lab", "--design", "ilb"}, exitUsage, `design "ilb": not implemented in the lab yet`},
+		{[]string{"lab", "--design", "bgp"}, exitUsage, `design "bgp": unknown`},
 		{[]string{"lab", "--help"}, exitOK, "panic-api-faults"},
 		{[]string{"drain"}, exitUsage, "exactly one INSTANCE"},
 		{[]string{"drain", "fwd-1", "--project", "p"}, exitUsage, "--zone: required"},

@@ -9,10 +9,12 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 
 	"github.com/vpclink/vpclink/internal/agentapi"
 	"github.com/vpclink/vpclink/internal/config"
@@ -34,13 +36,13 @@ type DataPlane interface {
 	Alive() time.Time
 }
 
-// Phases reported on /status.
+// The agent's states, reported as /status "phase" (see internal/agentapi).
 const (
-	PhaseStarting   = "starting"   // waiting for the data plane
-	PhaseAnnouncing = "announcing" // inserting routes, removing stale ones
-	PhaseServing    = "serving"    // routes announced
-	PhaseDraining   = "draining"   // withdrawing routes, still forwarding
-	PhaseDrained    = "drained"    // routes gone, grace over
+	PhaseStarting   = agentapi.PhaseStarting
+	PhaseAnnouncing = agentapi.PhaseAnnouncing
+	PhaseServing    = agentapi.PhaseServing
+	PhaseDraining   = agentapi.PhaseDraining
+	PhaseDrained    = agentapi.PhaseDrained
 )
 
 // Options configure an Agent. Identity, Config, Routes and Log are
@@ -60,12 +62,16 @@ type Options struct {
 	Gatherer   prometheus.Gatherer
 	Log        *zap.Logger
 
-	// Listen is the HTTP address; empty: do not serve (tests use Handler).
-	Listen string
+	// Listen are the HTTP addresses (ListenAddresses); none: do not serve
+	// (tests use Handler).
+	Listen []string
 	// StopTimeout bounds the drain, counted from the stop request.
 	StopTimeout time.Duration // default 80s
 	// Hurry, when closed (second SIGTERM), ends the grace at once.
 	Hurry <-chan struct{}
+	// Metadata, when set, is watched for the drain mark (instance attribute
+	// vpclink-drain). Nil: no mark (tests of other things).
+	Metadata gce.Metadata
 
 	Concurrency int           // route calls in flight; default 8
 	CallTimeout time.Duration // one GCE call incl. waiting for DONE; default 3m
@@ -87,10 +93,9 @@ type Agent struct {
 	started     time.Time
 
 	heartbeat atomic.Int64 // unix nanos of the control loop's last turn
+	mark      *markState
 	mu        sync.Mutex
 	phase     string
-	announced bool
-	draining  bool
 }
 
 // New checks the configuration against the identity and returns an agent.
@@ -134,6 +139,7 @@ func New(opt Options) (*Agent, error) {
 		gatherer:    opt.Gatherer,
 		started:     time.Now(),
 		phase:       PhaseStarting,
+		mark:        newMarkState(opt.Metadata == nil),
 	}
 	for _, r := range wanted {
 		a.wantedNames[r.Name] = true
@@ -167,99 +173,38 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	// The keeper outlives ctx: it must keep forwarding through the drain.
 	dpCtx, stopDP := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopDP()
 	dpDone := make(chan error, 1)
 	go func() { dpDone <- a.opt.DataPlane.Run(dpCtx) }()
-	// callCtx bounds every GCE call; it ends StopTimeout after the stop
-	// request, cutting whatever is still in flight.
-	callCtx, cutCalls := context.WithCancel(context.WithoutCancel(ctx))
-	defer cutCalls()
-	stopAnnounce := make(chan struct{})
-	announceExited := make(chan struct{})
-	announceResult := make(chan error, 1)
+	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWatch()
+	go a.watchMark(watchCtx)
 
+	l := &loop{a: a, n: n, state: agentapi.PhaseStarting, stopReq: ctx.Done(), dpDone: dpDone, marks: a.mark.wake}
+	l.marked, l.markKnown = a.mark.get()
+	l.announceCtx, l.cutAnnounce = context.WithCancel(context.WithoutCancel(ctx))
+	l.drainCtx, l.cutDrain = context.WithCancel(context.WithoutCancel(ctx))
+	defer func() {
+		for _, t := range l.deadlines {
+			t.Stop()
+		}
+		l.cutAnnounce()
+		l.cutDrain()
+	}()
 	tick := time.NewTicker(a.tickInterval(n))
 	defer tick.Stop()
-	var (
-		announcing bool
-		drainDone  chan error
-		keeperErr  error
-		stopCause  = "stop requested"
-		deadline   *time.Timer
-	)
-	defer func() {
-		if deadline != nil {
-			deadline.Stop()
-		}
-	}()
-	startDrain := func() {
-		a.setDraining()
-		n.send("STOPPING=1\nSTATUS=draining: withdrawing " + fmt.Sprint(len(a.wanted)) + " routes, still forwarding")
-		deadline = time.AfterFunc(a.opt.StopTimeout, cutCalls)
-		close(stopAnnounce)
-		drainDone = make(chan error, 1)
-		wasAnnouncing := announcing
-		go func() {
-			if wasAnnouncing {
-				<-announceExited // never delete while an insert is in flight
-			}
-			drainDone <- a.drain(callCtx, stopCause, n)
-		}()
-	}
-	for {
-		// Offer the ready wake-up only while waiting for it.
-		var readyWake <-chan struct{}
-		if !announcing && drainDone == nil {
-			if a.opt.DataPlane.Ready() {
-				announcing = true
-				a.setPhase(PhaseAnnouncing)
-				n.send("STATUS=announcing " + fmt.Sprint(len(a.wanted)) + " routes")
-				go func() {
-					defer close(announceExited)
-					announceResult <- a.announce(callCtx, stopAnnounce)
-				}()
-				continue
-			}
-			readyWake = a.opt.DataPlane.ReadyChanged()
-		}
+
+	drainErr := l.run(tick.C)
+	stopDP()
+	if l.dpDone != nil {
 		select {
-		case now := <-tick.C:
-			a.beat()
-			n.maybePing(now, a.alive(now))
-		case <-readyWake:
-		case err := <-announceResult:
-			if err == nil && drainDone == nil {
-				a.setAnnounced()
-				n.send("READY=1\nSTATUS=serving: " + fmt.Sprint(len(a.wanted)) + " routes announced")
-			}
-		case err := <-dpDone:
-			dpDone = nil
-			keeperErr = errors.New("data plane keeper stopped on its own")
-			if err != nil {
-				keeperErr = fmt.Errorf("data plane keeper stopped: %w", err)
-			}
-			a.log.Error("data plane keeper stopped, withdrawing routes", logging.Err(keeperErr))
-			if drainDone == nil {
-				stopCause = keeperErr.Error()
-				startDrain()
-			}
-		case <-ctx.Done():
-			ctx = context.Background() // fire once
-			if drainDone == nil {
-				startDrain()
-			}
-		case err := <-drainDone:
-			stopDP()
-			if dpDone != nil {
-				select {
-				case <-dpDone:
-				case <-time.After(5 * time.Second):
-					a.log.Warn("data plane keeper did not stop within 5s")
-				}
-			}
-			n.send("STATUS=drained")
-			return errors.Join(err, keeperErr)
+		case <-l.dpDone:
+		case <-time.After(5 * time.Second):
+			a.log.Warn("data plane keeper did not stop within 5s")
 		}
 	}
+	n.send("STATUS=drained")
+	return errors.Join(drainErr, l.keeperErr)
 }
 
 // tickInterval is the control loop's period: often enough for the watchdog.
@@ -315,7 +260,6 @@ func (a *Agent) drain(ctx context.Context, cause string, n *notifier) error {
 			break
 		}
 	}
-	a.setPhase(PhaseDrained)
 	return err
 }
 
@@ -385,36 +329,48 @@ func (a *Agent) setPhase(p string) {
 	a.mu.Unlock()
 }
 
-func (a *Agent) setAnnounced() {
+func (a *Agent) getPhase() string {
 	a.mu.Lock()
-	a.announced, a.phase = true, PhaseServing
-	a.mu.Unlock()
-	a.metrics.ready.Set(1)
+	defer a.mu.Unlock()
+	return a.phase
 }
 
-func (a *Agent) setDraining() {
-	a.mu.Lock()
-	a.draining, a.phase = true, PhaseDraining
-	a.mu.Unlock()
-	a.metrics.ready.Set(0)
-}
-
-// serveHTTP listens on Options.Listen, if set, and returns how to stop.
+// serveHTTP listens on every Options.Listen address and returns how to stop.
 func (a *Agent) serveHTTP() (func(), error) {
-	if a.opt.Listen == "" {
+	if len(a.opt.Listen) == 0 {
 		return func() {}, nil
 	}
-	ln, err := net.Listen("tcp", a.opt.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", a.opt.Listen, err)
-	}
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			a.log.Error("http server stopped", logging.Err(err))
+	// IP_FREEBIND: nic0's address may not be configured yet this early in
+	// boot; the socket binds anyway and answers once it is.
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_IP, unix.IP_FREEBIND, 1)
+		}); err != nil {
+			return err
 		}
-	}()
-	a.log.Info("serving http", logging.Addr(ln.Addr().String()))
+		return serr
+	}}
+	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	var lns []net.Listener
+	for _, addr := range a.opt.Listen {
+		ln, err := lc.Listen(context.Background(), "tcp", addr)
+		if err != nil {
+			for _, l := range lns {
+				_ = l.Close()
+			}
+			return nil, fmt.Errorf("listen %s: %w", addr, err)
+		}
+		lns = append(lns, ln)
+	}
+	for _, ln := range lns {
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.log.Error("http server stopped", logging.Addr(ln.Addr().String()), logging.Err(err))
+			}
+		}()
+		a.log.Info("serving http", logging.Addr(ln.Addr().String()))
+	}
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

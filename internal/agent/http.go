@@ -22,27 +22,29 @@ func (a *Agent) Handler() http.Handler {
 	return mux
 }
 
-// Ready reports whether the forwarder should receive traffic: the data
-// plane is ready, every route is announced and no drain has begun.
+// Ready reports whether the forwarder should receive traffic: the routes
+// are announced, no drain has begun and the data plane is ready.
 func (a *Agent) Ready() bool {
-	a.mu.Lock()
-	announced, draining := a.announced, a.draining
-	a.mu.Unlock()
-	return announced && !draining && a.opt.DataPlane != nil && a.opt.DataPlane.Ready()
+	return a.getPhase() == PhaseServing && a.forwarding()
+}
+
+// forwarding reports whether the data plane is what the forwarder needs.
+func (a *Agent) forwarding() bool {
+	return a.opt.DataPlane != nil && a.opt.DataPlane.Ready()
 }
 
 // Status is the /status body.
 func (a *Agent) Status() agentapi.Status {
-	a.mu.Lock()
-	phase := a.phase
-	a.mu.Unlock()
+	phase := a.getPhase()
 	id := a.opt.Identity
 	s := agentapi.Status{
-		Instance: agentapi.Instance{Name: id.Name, ID: id.ID, Zone: id.Zone, Project: id.Project},
-		Ready:    a.Ready(),
-		Routes:   statusRoutes(a.wanted),
-		Phase:    phase,
-		Version:  a.opt.Version,
+		Instance:   agentapi.Instance{Name: id.Name, ID: id.ID, Zone: id.Zone, Project: id.Project},
+		Ready:      a.Ready(),
+		Routes:     statusRoutes(a.wanted),
+		Phase:      phase,
+		Forwarding: a.forwarding(),
+		Draining:   phase == PhaseDraining || phase == PhaseDrained,
+		Version:    a.opt.Version,
 	}
 	if a.opt.DataPlane != nil {
 		dp := a.opt.DataPlane.State()
@@ -59,15 +61,21 @@ func (a *Agent) serveHealthz(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintln(w, "ok")
 }
 
+// serveReadyz answers 200 "ok" or 503 "not ready: PHASE[: why]", and
+// names the phase in a header either way, so that a prober tells a
+// forwarder coming up from one that cannot forward (internal/agentapi).
 func (a *Agent) serveReadyz(w http.ResponseWriter, _ *http.Request) {
-	if !a.Ready() {
-		a.mu.Lock()
-		phase := a.phase
-		a.mu.Unlock()
-		http.Error(w, "not ready: "+phase, http.StatusServiceUnavailable)
+	phase := a.getPhase()
+	w.Header().Set(agentapi.PhaseHeader, phase)
+	if a.Ready() {
+		fmt.Fprintln(w, "ok")
 		return
 	}
-	fmt.Fprintln(w, "ok")
+	why := "not ready: " + phase
+	if phase == PhaseServing && !a.forwarding() {
+		why += ": data plane not ready, cannot forward"
+	}
+	http.Error(w, why, http.StatusServiceUnavailable)
 }
 
 func (a *Agent) serveStatus(w http.ResponseWriter, _ *http.Request) {

@@ -3,8 +3,10 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/vpclink/vpclink/internal/agentapi"
@@ -131,4 +133,22 @@ func GroupFromAttributes(instanceGroup, createdBy string) string {
 		return naming.NetworkName(createdBy)
 	}
 	return ""
+}
+
+// ListenAddresses are where the agent serves HTTP: the --listen flag, else
+// health.listen, else nic0's address and loopback on health.port. Not
+// every address by default: nic1 faces the other VPC, which has no business
+// with /status; loopback serves the local metrics scraper (the Ops Agent
+// reads localhost:PORT/metrics).
+func ListenAddresses(flag string, h config.AgentHealth, nic0 gce.MetadataNIC) []string {
+	port := strconv.Itoa(h.Port)
+	switch {
+	case flag != "":
+		return []string{flag}
+	case h.Listen != "":
+		return []string{h.Listen}
+	case nic0.IP != "":
+		return []string{net.JoinHostPort(nic0.IP, port), net.JoinHostPort("127.0.0.1", port)}
+	}
+	return []string{":" + port}
 }

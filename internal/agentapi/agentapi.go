@@ -5,12 +5,42 @@ package agentapi
 
 import "github.com/vpclink/vpclink/internal/instanceid"
 
-// Status is the body of the agent's GET /status.
+// Phases of an agent, in Status.Phase, in the /readyz body ("ok" or "not
+// ready: PHASE[: why]") and in the /readyz response header PhaseHeader.
+//
+// What probe evidence means (the reconciler's reading):
+//   - no answer (timeout, refused, reset): the forwarder may be dead;
+//   - an answer with phase starting or announcing: it is coming up (its data
+//     plane is converging, or its routes are being inserted): neither dead
+//     nor ready, whatever /readyz's status code;
+//   - an answer with phase serving and Forwarding false: it answers but
+//     cannot forward (its kernel state is broken): a failed probe;
+//   - an answer with phase draining or drained: it is leaving on purpose (a
+//     stop, or the instance's vpclink-drain metadata mark); restore nothing.
+const (
+	PhaseStarting   = "starting"   // waiting for the data plane to converge
+	PhaseAnnouncing = "announcing" // data plane ready; inserting routes, removing stale ones
+	PhaseServing    = "serving"    // routes announced
+	PhaseDraining   = "draining"   // withdrawing routes, still forwarding
+	PhaseDrained    = "drained"    // routes withdrawn; still forwarding until the process ends or the mark is cleared
+)
+
+// PhaseHeader carries the phase on every /readyz answer.
+const PhaseHeader = "Vpclink-Phase"
+
+// Status is the body of the agent's GET /status. Ready keeps the meaning it
+// had from the first release: /readyz answers 200.
 type Status struct {
-	Instance  Instance        `json:"instance"`
-	Ready     bool            `json:"ready"`
-	Routes    []Route         `json:"routes"`
-	Phase     string          `json:"phase,omitempty"` // starting, announcing, serving, draining, drained
+	Instance Instance `json:"instance"`
+	Ready    bool     `json:"ready"`
+	Routes   []Route  `json:"routes"`
+	Phase    string   `json:"phase,omitempty"` // one of the Phase constants
+	// Forwarding reports whether the data plane (sysctls, rt1, rules,
+	// routes via nic1) is what the forwarder needs, whatever the phase.
+	Forwarding bool `json:"forwarding"`
+	// Draining is true from the moment the agent starts withdrawing (a stop,
+	// or the drain mark) until it exits or the mark is cleared.
+	Draining  bool            `json:"draining"`
 	Version   string          `json:"version,omitempty"`
 	DataPlane *DataPlaneState `json:"dataPlane,omitempty"`
 }

@@ -5,11 +5,22 @@
 // How it decides when to look (DESIGN.md leaves this open):
 //
 //   - A full pass reads links, addresses, the rules, vpclink's table, main and
-//     the sysctls, plans, diffs and applies, then reads again to report the
-//     state reached. Passes run at start (cause "startup"), after netlink
-//     events (debounced, default 10 ms), every ResyncInterval (default
-//     30 s; cause "resync") and, after a failed pass, on a backoff from 100 ms
+//     the sysctls, works out the desired state, diffs and applies, then reads
+//     again to report the state reached. Passes run at start (cause
+//     "startup"), after netlink events, every ResyncInterval (default 30 s;
+//     cause "resync") and, after a failed pass, on a backoff from 100 ms
 //     doubling to ResyncInterval (cause "retry").
+//   - Events: the first event is acted on at once, then the keeper holds off
+//     for HoldOff (default 200 ms), gathering further events into one pass
+//     at its end, and holds off again (Tailscale's netmon debounces the same
+//     way). A burst of netlink messages thus costs at most one pass per
+//     hold-off, and the first repair is not delayed.
+//   - Fights: a repair of an object (a rule, a route, a sysctl) repaired less
+//     than 10 s before waits 100 ms after that repair, doubling per repeat up
+//     to 500 ms, and is counted in vpclink_agent_dataplane_fights_total; the
+//     first time a fight begins it is logged as a warning. So a daemon that
+//     keeps deleting the rule gets a few repairs a second, not a hundred,
+//     and the rule is back within a second of the daemon giving up.
 //   - Events are only a hint to look: some changes raise none (an admin-down
 //     removes the table's routes silently; sysctl writes only show up through
 //     the netconf group, which some kernels lack), so the periodic resync is
@@ -27,7 +38,7 @@
 //   - A repair is a pass that changed something. It is counted by cause in
 //     vpclink_agent_dataplane_repairs_total and logged as one line naming every
 //     change. Passes that find nothing to do log nothing.
-//   - Ready means the plan is complete (nic0 and nic1 found, nic1 up with an
+//   - Ready means the desired state is complete (nic0 and nic1 found, nic1 up with an
 //     address and a gateway) and the kernel matched it after the last pass.
 //   - Run never removes anything when it ends: routes must keep forwarding
 //     while the agent withdraws its GCE routes and drains.
@@ -71,15 +82,15 @@ type Config struct {
 	NIC1Gateway    string
 	Policy         config.PolicyRouting
 	ResyncInterval time.Duration // default 30s
-	Debounce       time.Duration // default 10ms
+	HoldOff        time.Duration // after an event-driven pass; default 200ms
 }
 
 const (
-	defaultResync   = 30 * time.Second
-	defaultDebounce = 10 * time.Millisecond
-	heartbeat       = time.Second
-	retryFirst      = 100 * time.Millisecond
-	resubscribeMax  = 10 * time.Second
+	defaultResync  = 30 * time.Second
+	defaultHoldOff = 200 * time.Millisecond
+	heartbeat      = time.Second
+	retryFirst     = 100 * time.Millisecond
+	resubscribeMax = 10 * time.Second
 )
 
 // Keeper is the data-plane loop. Make it with New; call Run once.
@@ -89,9 +100,13 @@ type Keeper struct {
 	log     *zap.Logger
 	metrics *metrics
 
-	alive      atomic.Int64 // unix nanos
-	readyCh    chan struct{}
-	incomplete string // why the last plan was incomplete; loop goroutine only
+	alive   atomic.Int64 // unix nanos
+	readyCh chan struct{}
+	// Loop goroutine only:
+	incomplete string // why the last desired state was incomplete
+	limiter    *repairLimiter
+	held       time.Time // when the earliest change held by the limiter may go
+	fighting   bool      // the last pass held or fought: the warning was logged
 
 	mu      sync.Mutex
 	ready   bool
@@ -107,15 +122,15 @@ func New(cfg Config, k kernel.Kernel, reg prometheus.Registerer, log *zap.Logger
 	if cfg.ResyncInterval <= 0 {
 		cfg.ResyncInterval = defaultResync
 	}
-	if cfg.Debounce <= 0 {
-		cfg.Debounce = defaultDebounce
+	if cfg.HoldOff <= 0 {
+		cfg.HoldOff = defaultHoldOff
 	}
 	if log == nil {
 		log = zap.NewNop()
 	}
 	kp := &Keeper{
 		cfg: cfg, k: k, log: log, metrics: newMetrics(reg, log),
-		readyCh: make(chan struct{}, 1), repairs: map[string]int{},
+		readyCh: make(chan struct{}, 1), repairs: map[string]int{}, limiter: newRepairLimiter(),
 	}
 	kp.alive.Store(time.Now().UnixNano())
 	return kp
@@ -161,78 +176,124 @@ func (kp *Keeper) State() agentapi.DataPlaneState {
 // Run keeps the data plane until ctx ends, then returns nil, leaving the
 // kernel state as it is.
 func (kp *Keeper) Run(ctx context.Context) error {
-	retryDelay := retryFirst
-	retry := newStoppedTimer()
-	debounce := newStoppedTimer()
-	resubscribe := newStoppedTimer()
+	l := &keeperLoop{kp: kp, retryDelay: retryFirst, subDelay: retryFirst, pending: map[string]bool{},
+		retry: newStoppedTimer(), holdOff: newStoppedTimer(), release: newStoppedTimer(), resubscribe: newStoppedTimer()}
 	resync := time.NewTicker(kp.cfg.ResyncInterval)
 	beat := time.NewTicker(heartbeat)
 	defer resync.Stop()
 	defer beat.Stop()
 
-	pass := func(cause string, events map[string]bool) {
-		if kp.sync(cause, events) {
-			retryDelay = retryFirst
-			retry.Stop()
-			return
-		}
-		retry.Reset(retryDelay)
-		retryDelay = min(retryDelay*2, kp.cfg.ResyncInterval)
-	}
-
 	// Subscribe before the first pass, so nothing that changes during it
 	// goes unseen.
-	subDelay := retryFirst
-	events, err := kp.k.Subscribe(ctx)
-	if err != nil {
-		kp.log.Warn("netlink subscribe failed", logging.Op("subscribe"), logging.Err(err))
-		resubscribe.Reset(subDelay)
-	}
-	pass(CauseStartup, nil)
-	pending := map[string]bool{} // kinds of the events since the last pass
+	l.subscribe(ctx)
+	l.pass(CauseStartup, nil)
 	for {
 		kp.alive.Store(time.Now().UnixNano())
 		select {
 		case <-ctx.Done():
 			return nil
-		case ev, ok := <-events:
+		case ev, ok := <-l.events:
 			if !ok {
-				events = nil
+				l.events = nil
 				if ctx.Err() != nil {
 					return nil
 				}
 				kp.log.Warn("netlink monitor closed; subscribing again", logging.Op("subscribe"),
-					logging.Duration(subDelay))
-				resubscribe.Reset(subDelay)
+					logging.Duration(l.subDelay))
+				l.resubscribe.Reset(l.subDelay)
 				continue
 			}
 			if ev.Err != nil {
 				kp.log.Warn("netlink monitor failed", logging.Op("subscribe"), logging.Err(ev.Err))
 			}
-			if len(pending) == 0 {
-				debounce.Reset(kp.cfg.Debounce)
+			l.pending[ev.Cause] = true
+			if !l.holding {
+				l.passPending()
 			}
-			pending[ev.Cause] = true
-		case <-debounce.C:
-			events := pending
-			pending = map[string]bool{}
-			pass(causeEvent, events)
-		case <-resubscribe.C:
-			events, err = kp.k.Subscribe(ctx)
-			if err != nil {
-				subDelay = min(subDelay*2, resubscribeMax)
-				kp.log.Warn("netlink subscribe failed", logging.Op("subscribe"), logging.Err(err))
-				resubscribe.Reset(subDelay)
-				continue
+		case <-l.holdOff.C:
+			l.holding = false
+			if len(l.pending) > 0 {
+				l.passPending()
 			}
-			subDelay = retryFirst
-			pass(CauseResync, nil)
+		case <-l.resubscribe.C:
+			if l.subscribe(ctx) {
+				l.pass(CauseResync, nil)
+			}
 		case <-resync.C:
-			pass(CauseResync, nil)
-		case <-retry.C:
-			pass(CauseRetry, nil)
+			l.pass(CauseResync, nil)
+		case <-l.retry.C:
+			l.pass(CauseRetry, nil)
+		case <-l.release.C:
+			l.pass(causeEvent, nil)
 		case <-beat.C:
 		}
+	}
+}
+
+// keeperLoop is Run's state: the event subscription, the kinds of events
+// not yet answered, and the timers that bring the next pass.
+type keeperLoop struct {
+	kp      *Keeper
+	events  <-chan kernel.Event // nil while not subscribed
+	pending map[string]bool     // kinds of the events since the last pass
+	holding bool                // an event-driven pass ran less than HoldOff ago
+
+	retryDelay, subDelay time.Duration
+	// retry: after a failed pass; holdOff: end of the hold-off; release:
+	// when a change held by the repair limiter may go; resubscribe: the next
+	// attempt to open the monitor.
+	retry, holdOff, release, resubscribe *time.Timer
+}
+
+// subscribe opens the event monitor and reports whether it did; on failure
+// it schedules the next attempt.
+func (l *keeperLoop) subscribe(ctx context.Context) bool {
+	events, err := l.kp.k.Subscribe(ctx)
+	if err != nil {
+		l.kp.log.Warn("netlink subscribe failed", logging.Op("subscribe"), logging.Err(err))
+		l.resubscribe.Reset(l.subDelay)
+		l.subDelay = min(l.subDelay*2, resubscribeMax)
+		return false
+	}
+	l.events, l.subDelay = events, retryFirst
+	return true
+}
+
+// passPending answers the pending events at once and starts a hold-off.
+func (l *keeperLoop) passPending() {
+	events := l.pending
+	l.pending = map[string]bool{}
+	l.pass(causeEvent, events)
+	l.holding = true
+	l.holdOff.Reset(l.kp.cfg.HoldOff)
+}
+
+// pass runs one pass and sets the retry and release timers from its outcome.
+// Events not yet answered are answered by it too, and name its cause: a
+// resync that happens to run during a hold-off repairs what the event
+// reported, not "resync".
+func (l *keeperLoop) pass(cause string, events map[string]bool) {
+	if len(l.pending) > 0 {
+		if events == nil {
+			events = map[string]bool{}
+		}
+		for kind := range l.pending {
+			events[kind] = true
+		}
+		l.pending = map[string]bool{}
+		cause = causeEvent
+	}
+	ok := l.kp.sync(cause, events)
+	if ok {
+		l.retryDelay = retryFirst
+		l.retry.Stop()
+	} else {
+		l.retry.Reset(l.retryDelay)
+		l.retryDelay = min(l.retryDelay*2, l.kp.cfg.ResyncInterval)
+	}
+	l.release.Stop()
+	if !l.kp.held.IsZero() {
+		l.release.Reset(max(time.Until(l.kp.held), time.Millisecond))
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 
 type metrics struct {
 	repairs      *prometheus.CounterVec
+	passes       *prometheus.CounterVec
+	fights       *prometheus.CounterVec
 	errors       prometheus.Counter
 	ready        prometheus.Gauge
 	passDuration prometheus.Histogram
@@ -20,6 +22,14 @@ func newMetrics(reg prometheus.Registerer, log *zap.Logger) *metrics {
 			Name: "vpclink_agent_dataplane_repairs_total",
 			Help: "Data-plane passes that changed the kernel, by what prompted the pass.",
 		}, []string{"cause"}),
+		passes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vpclink_agent_dataplane_passes_total",
+			Help: "Data-plane passes (read, compare, repair), by what prompted them (event passes count as event).",
+		}, []string{"cause"}),
+		fights: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vpclink_agent_dataplane_fights_total",
+			Help: "Repairs of an object that was repaired less than 10s before: something else keeps undoing it. By kind (rule, route, sysctl).",
+		}, []string{"kind"}),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vpclink_agent_dataplane_errors_total",
 			Help: "Data-plane passes that failed to read or change the kernel.",
@@ -37,7 +47,7 @@ func newMetrics(reg prometheus.Registerer, log *zap.Logger) *metrics {
 	if reg == nil {
 		return m
 	}
-	for _, c := range []prometheus.Collector{m.repairs, m.errors, m.ready, m.passDuration} {
+	for _, c := range []prometheus.Collector{m.repairs, m.passes, m.fights, m.errors, m.ready, m.passDuration} {
 		if err := reg.Register(c); err != nil {
 			log.Warn("metric not registered", logging.Op("metrics"), logging.Err(err))
 		}

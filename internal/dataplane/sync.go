@@ -13,15 +13,16 @@ import (
 	"github.com/vpclink/vpclink/internal/policy"
 )
 
-// sync runs one pass: plan, observe, apply the difference, observe again.
+// sync runs one pass: desired state, observe, apply the difference, observe again.
 // events holds the kinds of the events that prompted it (cause causeEvent).
-// It reports whether the pass ran without kernel errors (an incomplete plan,
+// It reports whether the pass ran without kernel errors (an incomplete desired state,
 // such as nic1 missing, is not an error: the next link event brings it).
 func (kp *Keeper) sync(cause string, events map[string]bool) bool {
 	start := time.Now()
+	kp.metrics.passes.WithLabelValues(cause).Inc()
 	defer func() { kp.metrics.passDuration.Observe(time.Since(start).Seconds()) }()
 
-	wanted, planErr, err := kp.plan()
+	wanted, planErr, err := kp.desired()
 	if err != nil {
 		kp.failed(cause, err)
 		return false
@@ -31,7 +32,8 @@ func (kp *Keeper) sync(cause string, events map[string]bool) bool {
 		kp.failed(cause, err)
 		return false
 	}
-	changes := policy.Diff(wanted, observed)
+	changes, keys, held := kp.limiter.admit(wanted, policy.Diff(wanted, observed), time.Now())
+	kp.held = held
 	var repair *agentapi.Repair
 	var applyErr error
 	if !changes.Empty() {
@@ -42,6 +44,9 @@ func (kp *Keeper) sync(cause string, events map[string]bool) bool {
 		applyErr = kp.apply(changes)
 		if observed, err = kp.observe(wanted); err != nil {
 			applyErr = errors.Join(applyErr, err)
+		}
+		if applyErr == nil {
+			kp.noteFights(kp.limiter.recordAll(keys, time.Now()))
 		}
 		repair = &agentapi.Repair{Time: time.Now().UTC().Format(time.RFC3339Nano), Cause: cause, Fixed: fixed}
 		fields := []zap.Field{logging.Op("repair"), logging.Cause(cause),
@@ -63,22 +68,22 @@ func (kp *Keeper) sync(cause string, events map[string]bool) bool {
 	return true
 }
 
-// plan reads the links and returns the wanted state. planErr is the
+// desired reads the links and returns the wanted state. planErr is the
 // policy's complaint (nic1 missing…); err is a kernel read failure.
-func (kp *Keeper) plan() (wanted policy.Wanted, planErr, err error) {
+func (kp *Keeper) desired() (wanted policy.State, planErr, err error) {
 	links, err := kp.k.Links()
 	if err != nil {
-		return policy.Wanted{}, nil, err
+		return policy.State{}, nil, err
 	}
 	facts := policy.Facts{
 		NIC0:        findLink(links, kp.cfg.NIC0Name, kp.cfg.NIC0MAC),
 		NIC1:        findLink(links, kp.cfg.NIC1Name, kp.cfg.NIC1MAC),
 		NIC1Gateway: kp.cfg.NIC1Gateway,
 	}
-	wanted, planErr = policy.Plan(facts, kp.cfg.Policy)
+	wanted, planErr = policy.Desired(facts, kp.cfg.Policy)
 	if planErr != nil && !errors.Is(planErr, policy.ErrIncomplete) {
 		// A config the policy refuses: nothing sensible to apply.
-		return policy.Wanted{}, nil, planErr
+		return policy.State{}, nil, planErr
 	}
 	return wanted, planErr, nil
 }
@@ -86,7 +91,7 @@ func (kp *Keeper) plan() (wanted policy.Wanted, planErr, err error) {
 // observe reads vpclink's part of the kernel state in the shape of wanted.
 // Unreadable sysctls (a device that just vanished) show as "?" and get
 // rewritten or fail the write; they are not a read failure.
-func (kp *Keeper) observe(wanted policy.Wanted) (policy.Wanted, error) {
+func (kp *Keeper) observe(wanted policy.State) (policy.State, error) {
 	paths := make([]string, len(wanted.Sysctls))
 	for i, s := range wanted.Sysctls {
 		paths[i] = s.Path
@@ -94,15 +99,15 @@ func (kp *Keeper) observe(wanted policy.Wanted) (policy.Wanted, error) {
 	values, _ := kp.k.ReadSysctls(paths)
 	rules, err := kp.k.Rules()
 	if err != nil {
-		return policy.Wanted{}, err
+		return policy.State{}, err
 	}
 	routes, err := kp.k.Routes(wanted.Table)
 	if err != nil {
-		return policy.Wanted{}, err
+		return policy.State{}, err
 	}
 	main, err := kp.k.Routes(policy.MainTable)
 	if err != nil {
-		return policy.Wanted{}, err
+		return policy.State{}, err
 	}
 	return policy.Observe(wanted, values, rules, append(routes, main...)), nil
 }
@@ -158,7 +163,19 @@ func eventCause(events map[string]bool, c policy.Changes) string {
 	return kernel.CauseOverflow
 }
 
-// failed records a pass that could not read the kernel or plan.
+// noteFights counts fights by kind and logs when a fight begins.
+func (kp *Keeper) noteFights(kinds []string) {
+	for _, kind := range kinds {
+		kp.metrics.fights.WithLabelValues(kind).Inc()
+	}
+	if len(kinds) > 0 && !kp.fighting {
+		kp.log.Warn("data plane: something keeps undoing vpclink's changes; repairs of it are rate-limited",
+			logging.Op("repair"), logging.Cause(kinds[0]))
+	}
+	kp.fighting = !kp.held.IsZero() || len(kinds) > 0
+}
+
+// failed records a pass that could not read the kernel or work out the desired state.
 func (kp *Keeper) failed(cause string, err error) {
 	kp.metrics.errors.Inc()
 	kp.log.Warn("data plane pass failed", logging.Op("sync"), logging.Cause(cause), logging.Err(err))
@@ -168,7 +185,7 @@ func (kp *Keeper) failed(cause string, err error) {
 	kp.setState(false, wanted, actual, nil)
 }
 
-// noteIncomplete logs when what keeps the plan incomplete changes (nic1
+// noteIncomplete logs when what keeps the desired state incomplete changes (nic1
 // missing, down, without address…), once, not on every pass.
 func (kp *Keeper) noteIncomplete(planErr error) {
 	reason := ""

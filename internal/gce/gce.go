@@ -81,7 +81,10 @@ type Instance struct {
 	SelfLink          string
 	Status            string // PROVISIONING, STAGING, RUNNING, STOPPING, TERMINATED, ...
 	CreationTimestamp time.Time
-	NICs              []NIC
+	// LastStartTimestamp is when the instance last started (boot, stop/start,
+	// MIG restart); zero when GCE does not report one.
+	LastStartTimestamp time.Time
+	NICs               []NIC
 	// Metadata holds the instance's metadata items (key → value), e.g. the
 	// drain mark DrainMetadataKey; MetadataFingerprint is what SetMetadata
 	// must quote to change them.
@@ -178,4 +181,16 @@ type Metadata interface {
 	Identity(ctx context.Context) (Identity, error)
 	// Attribute returns instance attribute key; found is false when it is unset.
 	Attribute(ctx context.Context, key string) (value string, found bool, err error)
+	// WatchAttribute calls fn with instance attribute key's value once it
+	// is first read and again whenever it changes, until ctx ends; then it
+	// returns ctx's error. A failed read is passed to fn with Err set and
+	// retried; fn runs on WatchAttribute's goroutine and must not block long.
+	WatchAttribute(ctx context.Context, key string, fn func(AttributeValue)) error
+}
+
+// AttributeValue is one reading of an instance attribute.
+type AttributeValue struct {
+	Value string
+	Found bool  // false: the attribute is not set
+	Err   error // the read failed; Value and Found are meaningless
 }

@@ -2,6 +2,7 @@ package gce
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,7 +21,21 @@ const maxNICs = 8
 
 type metadataAPI struct {
 	client *metadata.Client
+	// watch serves the long polls of WatchAttribute: its requests may hang
+	// for watchHold, so it has a longer timeout than client's.
+	watch *metadata.Client
 }
+
+// How WatchAttribute polls. The metadata server holds a wait_for_change
+// request until the value's ETag differs from last_etag or timeout_sec runs
+// out (GCE docs, "Waiting for change"; the library's Subscribe sends
+// wait_for_change and last_etag). A server that answers at once anyway (a
+// fake without long polls) is read at most once per watchMinInterval.
+const (
+	watchHold        = 60 * time.Second
+	watchMinInterval = time.Second
+	watchRetry       = 2 * time.Second
+)
 
 // NewMetadata returns a Metadata reader. host "" leaves the choice to the
 // library (GCE_METADATA_HOST, else 169.254.169.254); any other host:port
@@ -36,7 +51,8 @@ func NewMetadata(host string) Metadata {
 	// Each request is bounded; the library retries 5xx within the caller's
 	// context.
 	hc := &http.Client{Transport: rt, Timeout: 5 * time.Second}
-	return &metadataAPI{client: metadata.NewClient(hc)}
+	wc := &http.Client{Transport: rt, Timeout: watchHold + 15*time.Second}
+	return &metadataAPI{client: metadata.NewClient(hc), watch: metadata.NewClient(wc)}
 }
 
 func (m *metadataAPI) get(ctx context.Context, suffix string) (string, error) {
@@ -126,4 +142,60 @@ func (m *metadataAPI) Attribute(ctx context.Context, key string) (string, bool, 
 		return "", false, fmt.Errorf("metadata attribute %s: %w", key, err)
 	}
 	return v, true, nil
+}
+
+// WatchAttribute implements Metadata. It subscribes, through the library's
+// SubscribeWithContext, to the whole attributes directory (recursive JSON),
+// which exists even while key does not: the library ends a subscription
+// when its value is not defined. Each answer is reduced to key's value, and
+// fn hears only of changes. A subscription that ends is started again after
+// watchRetry.
+func (m *metadataAPI) WatchAttribute(ctx context.Context, key string, fn func(AttributeValue)) error {
+	suffix := "instance/attributes/?recursive=true&timeout_sec=" + strconv.Itoa(int(watchHold/time.Second))
+	var last *AttributeValue
+	var lastAnswer time.Time
+	deliver := func(v AttributeValue) {
+		if last != nil && v.Err == nil && last.Err == nil && *last == v {
+			return
+		}
+		last = &v
+		fn(v)
+	}
+	for {
+		err := m.watch.SubscribeWithContext(ctx, suffix, func(ctx context.Context, body string, ok bool) error {
+			// Pace after delivering, before the library asks again: a
+			// change is reported at once, a server that does not hold the
+			// request is read once per watchMinInterval.
+			defer func() {
+				if wait := watchMinInterval - time.Since(lastAnswer); wait > 0 {
+					select {
+					case <-ctx.Done():
+					case <-time.After(wait):
+					}
+				}
+			}()
+			lastAnswer = time.Now()
+			if !ok {
+				return nil // the directory vanished: subscribe again
+			}
+			var attrs map[string]string
+			if err := json.Unmarshal([]byte(body), &attrs); err != nil {
+				return fmt.Errorf("metadata attributes: decode: %w", err)
+			}
+			v, found := attrs[key]
+			deliver(AttributeValue{Value: v, Found: found})
+			return nil
+		})
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			deliver(AttributeValue{Err: fmt.Errorf("metadata attribute %s: watch: %w", key, err)})
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(watchRetry):
+		}
+	}
 }

@@ -2,8 +2,10 @@ package gce_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vpclink/vpclink/internal/gce"
 	"github.com/vpclink/vpclink/internal/gcefake"
@@ -51,5 +53,62 @@ func TestMetadataIdentityNICsAndConfig(t *testing.T) {
 		if err != nil || found || v != "" {
 			t.Errorf("%s: missing attribute = %q, %v, %v; want not found and no error", in.Name, v, found, err)
 		}
+	}
+}
+
+// WatchAttribute reports the first value, then each change (set, changed,
+// removed), through the real library's subscription against the fake.
+func TestMetadataWatchAttribute(t *testing.T) {
+	e := newEnv(t, gcefake.Options{})
+	in := e.forwarder(t, "fwd-1")
+	md := gce.NewMetadata(in.MetadataHost)
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan gce.AttributeValue, 16)
+	done := make(chan error, 1)
+	go func() {
+		done <- md.WatchAttribute(ctx, "vpclink-drain", func(v gce.AttributeValue) { got <- v })
+	}()
+	next := func(what string) gce.AttributeValue {
+		t.Helper()
+		select {
+		case v := <-got:
+			return v
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: no value within 5s", what)
+		}
+		return gce.AttributeValue{}
+	}
+	if v := next("first read"); v.Err != nil || v.Found {
+		t.Errorf("first read = %+v, want not found", v)
+	}
+	set := func(value string) {
+		t.Helper()
+		if err := e.fake.SetAttribute(project, zone, in.Name, "vpclink-drain", value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set("by alice at 12:00")
+	if v := next("mark set"); v.Err != nil || !v.Found || v.Value != "by alice at 12:00" {
+		t.Errorf("after set = %+v", v)
+	}
+	// Another attribute changing is not a change of this one.
+	if err := e.fake.SetAttribute(project, zone, in.Name, "other", "x"); err != nil {
+		t.Fatal(err)
+	}
+	set("")
+	if v := next("mark cleared"); v.Err != nil || v.Found {
+		t.Errorf("after clear = %+v, want not found", v)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("WatchAttribute returned %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("WatchAttribute did not return after cancel")
+	}
+	if len(got) != 0 {
+		t.Errorf("extra values: %+v", <-got)
 	}
 }

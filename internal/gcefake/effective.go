@@ -92,11 +92,16 @@ func (s *Server) effectiveLocked(now time.Time) []EffectiveRoute {
 func (s *Server) hopCandidatesLocked(r *computepb.Route) (cur *instance, curNIC int, old *instance, oldNIC int) {
 	network := r.GetNetwork()
 	if ref := r.GetNextHopInstance(); ref != "" {
-		p, z, n, ok := parseInstanceRef("", ref)
+		key, ok := s.refKeys[ref]
 		if !ok {
+			if p, z, n, parsed := parseInstanceRef("", ref); parsed {
+				key = instKey(p, z, n)
+			}
+			s.refKeys[ref] = key // a memo: effective sets are computed often
+		}
+		if key == "" {
 			return nil, -1, nil, -1
 		}
-		key := instKey(p, z, n)
 		cur, old = s.instances[key], s.gone[key]
 		return cur, nicOn(cur, network), old, nicOn(old, network)
 	}

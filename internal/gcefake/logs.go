@@ -61,11 +61,15 @@ func (s *Server) EffectiveLog() []EffectiveChange {
 	return append([]EffectiveChange{}, s.effLog...)
 }
 
+// effCoalesce is how long the effective logger lets changes accumulate
+// before one diff. Changes are stamped with the time of the first of them,
+// so a lone change's time is exact and a burst's is that of its start.
+const effCoalesce = 5 * time.Millisecond
+
 // logEffective runs until Close: after each (coalesced) change it diffs the
 // effective route set against the last one it saw and logs the difference.
 // It runs apart from the changes themselves so that a burst of operations
-// costs one diff, not one per operation; a change is stamped with the time
-// of the diff, within a scheduling delay of the change.
+// costs one diff, not one per operation.
 func (s *Server) logEffective() {
 	for {
 		select {
@@ -73,10 +77,16 @@ func (s *Server) logEffective() {
 			return
 		case <-s.effDirty:
 		}
+		// Let a burst of changes (a pass's operations) finish first: one
+		// diff for all of them.
+		if !s.sleep(effCoalesce) {
+			return
+		}
 		s.mu.Lock()
-		now := time.Now()
+		now := s.effSince
+		s.effSince = time.Time{}
 		cur := map[string]bool{}
-		for _, r := range s.effectiveLocked(now) {
+		for _, r := range s.effectiveLocked(time.Now()) {
 			cur[r.Project+"/"+r.Name] = true
 		}
 		var changes []EffectiveChange

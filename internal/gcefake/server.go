@@ -73,8 +73,10 @@ type Server struct {
 
 	opLog    []*OperationRecord
 	effLog   []EffectiveChange
-	effState map[string]bool // project/route → effective, as last logged
-	effDirty chan struct{}   // signalled by notifyLocked; the effective logger re-diffs
+	effState map[string]bool   // project/route → effective, as last logged
+	effDirty chan struct{}     // signalled by notifyLocked; the effective logger re-diffs
+	effSince time.Time         // first change not yet diffed; zero when none
+	refKeys  map[string]string // nextHopInstance URL → instance key ("" if unparsable)
 }
 
 // New returns a running fake. Close it to stop timers, lifecycle goroutines
@@ -117,10 +119,12 @@ func New(opts Options) *Server {
 		subs:       map[int]chan struct{}{},
 		effState:   map[string]bool{},
 		effDirty:   make(chan struct{}, 1),
+		refKeys:    map[string]string{},
 	}
 	s.goLifecycle(s.logEffective)
 	s.mux = http.NewServeMux()
 	s.registerCompute()
+	s.registerGcloud()
 	s.registerControl()
 	return s
 }
@@ -255,6 +259,9 @@ func (s *Server) Subscribe() (changes <-chan struct{}, cancel func()) {
 // notifyLocked signals every subscriber and the effective logger without
 // blocking.
 func (s *Server) notifyLocked() {
+	if s.effSince.IsZero() {
+		s.effSince = time.Now()
+	}
 	select {
 	case s.effDirty <- struct{}{}:
 	default:

@@ -34,7 +34,7 @@ func setup(t *testing.T) (*kerneltest.NS, kernel.Kernel) {
 }
 
 var (
-	wantedView = policy.Wanted{Table: 1, TableName: "rt1"}
+	wantedView = policy.State{Table: 1, TableName: "rt1"}
 	rt1Default = policy.Route{Table: 1, Dst: netip.MustParsePrefix("0.0.0.0/0"), Gw: netip.MustParseAddr("10.0.3.1"),
 		Dev: "eth1", Protocol: policy.RouteProtocol, OnLink: true}
 	rt1Subnet = policy.Route{Table: 1, Dst: netip.MustParsePrefix("10.0.3.0/24"), Dev: "eth1",

@@ -126,16 +126,18 @@ allow:
   - network: %s
     destRanges: [%s]
     priority: {min: 100, max: 1000}
-probe: {port: %d, path: /readyz, interval: 1s, timeout: 800ms, failures: 3, successes: 2}
+probe: {port: %d, path: /readyz, interval: %s, timeout: %s, failures: %d, successes: 2}
 minHealthyFraction: 0.5
 bootGrace: %s
 listen: ":9781"
 interval: 5s
-`, project, prefix, group, zone, NetworkA, VPCBRange, NetworkB, VPCARange, agentPort, bootGrace)) + "\n"
+`, project, prefix, group, zone, NetworkA, VPCBRange, NetworkB, VPCARange, agentPort, probeInterval, probeTimeout, probeFailures, bootGrace)) + "\n"
 }
 
 // agentConfig is the forwarders' vpclink-config: each announces VPC B's
-// range on VPC A and, for the replies, VPC A's range on VPC B.
+// range on VPC A and, for the replies, VPC A's range on VPC B. The agents
+// listen on every address, not on nic0's alone (the production default):
+// the lab process reaches them over their mgmt link.
 func agentConfig(prefix string, drainGrace time.Duration) string {
 	return strings.TrimSpace(fmt.Sprintf(`
 routes:
@@ -146,10 +148,10 @@ routes:
     destRanges: [%s]
     priority: 900
 policyRouting: {nic: 1, table: 1, tableName: rt1, via: [%s]}
-health: {port: %d}
+health: {port: %d, listen: ":%d"}
 drain: {grace: %s}
 routePrefix: %s
-`, NetworkA, VPCBRange, NetworkB, VPCARange, VPCBRange, agentPort, drainGrace, prefix)) + "\n"
+`, NetworkA, VPCBRange, NetworkB, VPCARange, VPCBRange, agentPort, agentPort, drainGrace, prefix)) + "\n"
 }
 
 const agentPort = 9780

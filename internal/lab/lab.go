@@ -27,38 +27,51 @@ const (
 	RoutePrefix = "vpclink"
 	apiPort     = 8780
 	tcpFlows    = 8
-	// bootGrace is the reconciler's boot grace in the lab: a forwarder
-	// younger than this with no successful probe is left alone, so panic
-	// scenarios wait until their victims are older.
-	bootGrace = 15 * time.Second
 )
 
-// Options configures a lab run.
+// The reconciler's probes, as DESIGN.md's timing budget states them; the
+// lab's reconciler config uses exactly these.
+const (
+	probeInterval = time.Second
+	probeTimeout  = 800 * time.Millisecond
+	probeFailures = 3
+	// detection is the configured time from a forwarder's death to its
+	// verdict: the first term of every floor.
+	detection = probeInterval * probeFailures
+)
+
+// Options configures a lab run. ProfileOptions fills in a profile's model;
+// flags override single fields.
 type Options struct {
 	Topology   Topology // already built (see Build); the lab runs in its mgmt namespace
 	Exe        string   // vpclink binary for agents and the reconciler
 	Scenarios  []string // names; empty: all, in the canonical order
+	Designs    []string // designs to run; only vpclink is implemented
 	Forwarders int      // group size for rolling-update and the panic scenarios (default 3)
-	OpLatency  time.Duration
-	RouteGrace time.Duration
-	BootDelay  time.Duration
-	DrainGrace time.Duration // the agents' drain.grace and the rollout's
-	LogDir     string        // agent, reconciler and lab logs
-	Progress   io.Writer     // one line per step, for people
-	Log        *zap.Logger
+	Profile    string   // the profile the model below came from, for the report
+
+	// OpLatencies is a sweep: every scenario runs at each operation latency.
+	OpLatencies []gcefake.Latency
+	Propagation gcefake.Latency
+	RouteGrace  time.Duration
+	BootDelay   time.Duration
+	DrainGrace  time.Duration // the agents' drain.grace and the rollout's
+	BootGrace   time.Duration // the reconciler's bootGrace
+	AutoHealing bool          // the fake's MIG heals itself; otherwise the lab recreates panicked members
+
+	LogDir   string    // agent, reconciler and lab logs
+	Pictures string    // path prefix of the timeline pictures (<prefix>-<scenario>-<latency>.svg); empty: none
+	Progress io.Writer // one line per step, for people
+	Log      *zap.Logger
 }
 
-// DefaultOptions are the lab's defaults: the latency model DESIGN.md's
-// timing budget is stated for.
+// DefaultOptions are the default profile's options.
 func DefaultOptions() Options {
-	return Options{
-		Forwarders: 3,
-		OpLatency:  2 * time.Second,
-		// GCE kept routes of terminated next hops in effect 1–2 minutes.
-		RouteGrace: 60 * time.Second,
-		BootDelay:  3 * time.Second,
-		DrainGrace: 3 * time.Second,
+	o, err := ProfileOptions(DefaultProfile)
+	if err != nil {
+		panic(err) // the default profile is in Profiles
 	}
+	return o
 }
 
 // env is a running lab: fake GCE, fabric, forwarders, reconciler, API client.
@@ -75,6 +88,8 @@ type env struct {
 	routes fakeRoutes
 	cancel context.CancelFunc
 	log    *zap.Logger
+	// opLatency is the operation latency in force (one point of a sweep).
+	opLatency gcefake.Latency
 }
 
 func (e *env) printf(format string, args ...any) {
@@ -83,24 +98,35 @@ func (e *env) printf(format string, args ...any) {
 
 // Model returns the latency model a run with opts is measured under.
 func (o Options) Model() LatencyModel {
-	return LatencyModel{
-		OpLatencySeconds:       o.OpLatency.Seconds(),
+	m := LatencyModel{
+		Profile:                o.Profile,
+		Propagation:            o.Propagation.String(),
 		RouteGraceSeconds:      o.RouteGrace.Seconds(),
 		BootDelaySeconds:       o.BootDelay.Seconds(),
 		ShutdownTimeoutSeconds: shutdownTimeout.Seconds(),
-		ProbeIntervalSeconds:   1,
-		ProbeTimeoutSeconds:    0.8,
-		ProbeFailures:          3,
+		BootGraceSeconds:       o.BootGrace.Seconds(),
+		ProbeIntervalSeconds:   probeInterval.Seconds(),
+		ProbeTimeoutSeconds:    probeTimeout.Seconds(),
+		ProbeFailures:          probeFailures,
 		DrainGraceSeconds:      o.DrainGrace.Seconds(),
 		APIFaultRate:           apiFaultRate,
+		WritesPerMinute:        writesPerMinute,
+		OverheadLimitSeconds:   overheadLimit.Seconds(),
 	}
+	for _, l := range o.OpLatencies {
+		m.OpLatency = append(m.OpLatency, l.String())
+	}
+	if o.AutoHealing {
+		m.AutoHealing = autoHealingModel()
+	}
+	return m
 }
 
 const shutdownTimeout = 90 * time.Second
 
-// Run starts the simulated VPC, runs the scenarios in order and returns the
-// report. The error is for a lab that could not start; a scenario that fails
-// is in the report.
+// Run starts the simulated VPC, runs the scenarios at every operation
+// latency of the sweep and returns the report. The error is for a lab that
+// could not start; a scenario that fails is in the report.
 func Run(ctx context.Context, opts Options) (Report, error) {
 	if opts.Progress == nil {
 		opts.Progress = io.Discard
@@ -111,10 +137,19 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 	if len(opts.Scenarios) == 0 {
 		opts.Scenarios = ScenarioNames()
 	}
+	if len(opts.Designs) == 0 {
+		opts.Designs = []string{DesignVPCLink}
+	}
+	if len(opts.OpLatencies) == 0 {
+		return Report{}, errors.New("no operation latency to run at")
+	}
 	for _, n := range opts.Scenarios {
 		if _, ok := scenarioByName(n); !ok {
 			return Report{}, fmt.Errorf("scenario %q: unknown (known: %v)", n, ScenarioNames())
 		}
+	}
+	if err := CheckDesigns(opts.Designs); err != nil {
+		return Report{}, err
 	}
 	report := Report{LatencyModel: opts.Model()}
 	e, err := start(ctx, opts)
@@ -122,17 +157,27 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 		return report, err
 	}
 	defer e.close()
-	for _, name := range opts.Scenarios {
-		if ctx.Err() != nil {
-			break
+	total := len(opts.OpLatencies) * len(opts.Designs) * len(opts.Scenarios)
+	began := time.Now()
+	for _, lat := range opts.OpLatencies {
+		e.opLatency = lat
+		e.fake.SetOpLatency(gcefake.AllMethods, lat)
+		for _, design := range opts.Designs {
+			for _, name := range opts.Scenarios {
+				if ctx.Err() != nil {
+					break
+				}
+				sc, _ := scenarioByName(name)
+				n := len(report.Scenarios) + 1
+				e.printf("== [%d/%d] scenario %s, design %s, op latency %s (lab running %s)", n, total, name, design, lat, time.Since(began).Round(time.Second))
+				res := e.runScenario(ctx, sc)
+				res.Design, res.OpLatency = design, lat.String()
+				e.printf("== [%d/%d] scenario %s at %s: %s", n, total, name, lat, okNo(res.OK))
+				report.Scenarios = append(report.Scenarios, res)
+			}
 		}
-		sc, _ := scenarioByName(name)
-		e.printf("== scenario %s", name)
-		res := e.runScenario(ctx, sc)
-		e.printf("== scenario %s: %s", name, okNo(res.OK))
-		report.Scenarios = append(report.Scenarios, res)
 	}
-	e.printf("== shutting the group down")
+	e.printf("== shutting the group down (lab ran %s)", time.Since(began).Round(time.Second))
 	if err := e.settle(ctx, 0); err != nil {
 		e.printf("shutdown: %v", err)
 	}
@@ -155,7 +200,8 @@ func start(ctx context.Context, opts Options) (_ *env, err error) {
 	}
 	e.fwd = NewForwarders(e.topo, opts.Exe, endpoint, opts.LogDir, opts.Log.Named("forwarders"))
 	e.fake = gcefake.New(gcefake.Options{
-		OpLatency:       gcefake.Fixed(opts.OpLatency),
+		OpLatency:       opts.OpLatencies[0],
+		Propagation:     opts.Propagation,
 		RouteGrace:      opts.RouteGrace,
 		BootDelay:       opts.BootDelay,
 		ShutdownTimeout: shutdownTimeout,
@@ -184,7 +230,7 @@ func start(ctx context.Context, opts Options) (_ *env, err error) {
 		return nil, fmt.Errorf("group %s: %w", GroupName, err)
 	}
 	recConfig := filepath.Join(opts.LogDir, "reconciler.yaml")
-	if err := os.WriteFile(recConfig, []byte(reconcilerConfig(Project, RoutePrefix, GroupName, Zone, bootGrace)), 0o644); err != nil {
+	if err := os.WriteFile(recConfig, []byte(reconcilerConfig(Project, RoutePrefix, GroupName, Zone, opts.BootGrace)), 0o644); err != nil {
 		return nil, fmt.Errorf("reconciler config: %w", err)
 	}
 	e.rec = &reconcilerProc{topo: e.topo, exe: opts.Exe, config: recConfig, endpoint: endpoint, logDir: opts.LogDir, log: opts.Log.Named("reconciler")}
@@ -192,6 +238,12 @@ func start(ctx context.Context, opts Options) (_ *env, err error) {
 		return nil, err
 	}
 	e.printf("lab up: fake GCE at %s, logs in %s", endpoint, opts.LogDir)
+	e.printf("model: %s", opts.Model().Summary())
+	e.printf("gcloud against this lab, from a shell in its namespace (ip netns exec %s bash):", e.topo.Mgmt())
+	for _, l := range gcefake.GcloudConfigLines(endpoint) {
+		e.printf("  %s", l)
+	}
+	e.printf("  gcloud compute routes list --project %s", Project)
 	return e, nil
 }
 

@@ -40,10 +40,12 @@ func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
 // ScenarioResult is one scenario's checks. Error is set when the scenario
 // could not run to its end; such a scenario fails whatever its checks say.
 type ScenarioResult struct {
-	Name   string  `json:"name"`
-	OK     bool    `json:"ok"`
-	Checks []Check `json:"checks"`
-	Error  string  `json:"error,omitempty"`
+	Name      string  `json:"name"`
+	Design    string  `json:"design"`    // vpclink, or the baseline it ran
+	OpLatency string  `json:"opLatency"` // the sweep point: "12s" or "5s..20s"
+	OK        bool    `json:"ok"`
+	Checks    []Check `json:"checks"`
+	Error     string  `json:"error,omitempty"`
 }
 
 // Finish sets OK from the checks and the error.
@@ -56,18 +58,48 @@ func (s *ScenarioResult) Finish() {
 	}
 }
 
-// LatencyModel is the fake GCE's timing and the probe settings the figures
-// were measured under; a figure means nothing without it.
+// LatencyModel is everything a run's figures were measured under: the
+// fake GCE's timing, the group's autohealing, and vpclink's own settings. A
+// figure means nothing without it.
 type LatencyModel struct {
-	OpLatencySeconds       float64 `json:"opLatencySeconds"`
-	RouteGraceSeconds      float64 `json:"routeGraceSeconds"`
-	BootDelaySeconds       float64 `json:"bootDelaySeconds"`
-	ShutdownTimeoutSeconds float64 `json:"shutdownTimeoutSeconds"`
-	ProbeIntervalSeconds   float64 `json:"probeIntervalSeconds"`
-	ProbeTimeoutSeconds    float64 `json:"probeTimeoutSeconds"`
-	ProbeFailures          int     `json:"probeFailures"`
-	DrainGraceSeconds      float64 `json:"drainGraceSeconds"`
-	APIFaultRate           float64 `json:"apiFaultRate"` // in panic-api-faults
+	Profile                string            `json:"profile"`
+	OpLatency              []string          `json:"opLatency"`   // every sweep point, D or MIN..MAX
+	Propagation            string            `json:"propagation"` // operation DONE → data plane
+	RouteGraceSeconds      float64           `json:"routeGraceSeconds"`
+	BootDelaySeconds       float64           `json:"bootDelaySeconds"`
+	ShutdownTimeoutSeconds float64           `json:"shutdownTimeoutSeconds"`
+	AutoHealing            *AutoHealingModel `json:"autohealing"`      // null: the lab recreates panicked members itself
+	BootGraceSeconds       float64           `json:"bootGraceSeconds"` // the reconciler's
+	ProbeIntervalSeconds   float64           `json:"probeIntervalSeconds"`
+	ProbeTimeoutSeconds    float64           `json:"probeTimeoutSeconds"`
+	ProbeFailures          int               `json:"probeFailures"`
+	DrainGraceSeconds      float64           `json:"drainGraceSeconds"`
+	APIFaultRate           float64           `json:"apiFaultRate"`         // in panic-api-faults
+	WritesPerMinute        int               `json:"writesPerMinute"`      // write budget in panic-rate-limited
+	OverheadLimitSeconds   float64           `json:"overheadLimitSeconds"` // vpclink's budget over the floor
+}
+
+// AutoHealingModel is the MIG health check that recreates unhealthy members.
+type AutoHealingModel struct {
+	Port                int     `json:"port"`
+	Path                string  `json:"path"`
+	IntervalSeconds     float64 `json:"intervalSeconds"`
+	TimeoutSeconds      float64 `json:"timeoutSeconds"`
+	HealthyThreshold    int     `json:"healthyThreshold"`
+	UnhealthyThreshold  int     `json:"unhealthyThreshold"`
+	InitialDelaySeconds float64 `json:"initialDelaySeconds"`
+}
+
+// Summary is the model in one line, for the table's heading and progress.
+func (m LatencyModel) Summary() string {
+	heal := "off (the lab recreates panicked members)"
+	if h := m.AutoHealing; h != nil {
+		heal = fmt.Sprintf("GET %s :%d every %gs, timeout %gs, %d failures, initial delay %gs", h.Path, h.Port, h.IntervalSeconds, h.TimeoutSeconds, h.UnhealthyThreshold, h.InitialDelaySeconds)
+	}
+	return fmt.Sprintf("profile %s: operations %s, propagation %s, boot %gs, route grace %gs, shutdown timeout %gs; autohealing %s; "+
+		"reconciler probes every %gs, timeout %gs, %d failures, boot grace %gs; drain grace %gs; API fault rate %g%% (panic-api-faults); %d writes/min (panic-rate-limited); overhead limit %gs",
+		m.Profile, strings.Join(m.OpLatency, " | "), m.Propagation, m.BootDelaySeconds, m.RouteGraceSeconds, m.ShutdownTimeoutSeconds, heal,
+		m.ProbeIntervalSeconds, m.ProbeTimeoutSeconds, m.ProbeFailures, m.BootGraceSeconds, m.DrainGraceSeconds, m.APIFaultRate*100, m.WritesPerMinute, m.OverheadLimitSeconds)
 }
 
 // Report is the lab's result: the JSON written by --json and the table.
@@ -92,31 +124,28 @@ func (r Report) OK() bool {
 // WriteTable prints the report for people: one row per check with OK/NO,
 // the latency model in the heading.
 func (r Report) WriteTable(w io.Writer) error {
-	m := r.LatencyModel
-	fmt.Fprintf(w, "vpclink lab report\nlatency model: operations %gs, route grace %gs, boot %gs, shutdown timeout %gs; probes every %gs, timeout %gs, %d failures; drain grace %gs; API fault rate %g%% (panic-api-faults)\n\n",
-		m.OpLatencySeconds, m.RouteGraceSeconds, m.BootDelaySeconds, m.ShutdownTimeoutSeconds,
-		m.ProbeIntervalSeconds, m.ProbeTimeoutSeconds, m.ProbeFailures, m.DrainGraceSeconds, m.APIFaultRate*100)
+	fmt.Fprintf(w, "vpclink lab report\nmodel: %s\n\n", r.LatencyModel.Summary())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SCENARIO\tCHECK\tVALUE\tLIMIT\tRESULT")
+	fmt.Fprintln(tw, "SCENARIO\tDESIGN\tOP LATENCY\tCHECK\tVALUE\tLIMIT\tRESULT")
 	for _, s := range r.Scenarios {
 		for _, c := range s.Checks {
 			op := "<="
 			if c.exact {
 				op = "=="
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%g\t%s %g\t%s\n", s.Name, c.Name, c.Value, op, c.Limit, okNo(c.OK))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%g\t%s %g\t%s\n", s.Name, s.Design, s.OpLatency, c.Name, c.Value, op, c.Limit, okNo(c.OK))
 		}
 		if s.Error != "" {
-			fmt.Fprintf(tw, "%s\t(error)\tsee below\t\t%s\n", s.Name, okNo(false))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t(error)\tsee below\t\t%s\n", s.Name, s.Design, s.OpLatency, okNo(false))
 		}
-		fmt.Fprintf(tw, "%s\t(scenario)\t\t\t%s\n", s.Name, okNo(s.OK))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t(scenario)\t\t\t%s\n", s.Name, s.Design, s.OpLatency, okNo(s.OK))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	for _, s := range r.Scenarios {
 		if s.Error != "" {
-			fmt.Fprintf(w, "\n%s: error: %s", s.Name, oneLine(s.Error))
+			fmt.Fprintf(w, "\n%s (%s, %s): error: %s", s.Name, s.Design, s.OpLatency, oneLine(s.Error))
 		}
 	}
 	_, err := fmt.Fprintf(w, "\nlab: %s\n", map[bool]string{true: "OK, every check passed", false: "NO, some check failed"}[r.OK()])

@@ -25,19 +25,37 @@ func (e *env) members() []gcefake.Instance {
 }
 
 // settle brings the group to n healthy forwarders through the API, like an
-// operator: resize, recreate panicked members (what autohealing does), and
-// wait until exactly the members' current incarnations carry traffic.
+// operator: resize, let a panicked member be recreated (by the group's
+// autohealing, or by the lab where the model has none), and wait until
+// exactly the members' current incarnations carry traffic.
 func (e *env) settle(ctx context.Context, n int) error {
 	if err := e.api.Groups.Resize(ctx, e.group, int64(n)); err != nil {
 		return fmt.Errorf("resize to %d: %w", n, err)
 	}
-	if err := e.autoheal(ctx); err != nil {
-		return err
+	if !e.healsItself() {
+		if err := e.autoheal(ctx); err != nil {
+			return err
+		}
 	}
-	return e.waitRouting(ctx, n, 3*time.Minute)
+	return e.waitRouting(ctx, n, e.settleTime())
 }
 
-// autoheal recreates panicked members through the API.
+// settleTime bounds settle's wait: a replacement's boot, announce and
+// propagation with room to spare, and autohealing's own schedule.
+func (e *env) settleTime() time.Duration {
+	d := 3*time.Minute + e.opts.BootDelay + e.opLatency.Max + e.opts.Propagation.Max
+	if e.healsItself() {
+		d += healInitialDelay + (healUnhealthy+1)*healInterval
+	}
+	return d
+}
+
+// healsItself reports whether the fake's group recreates panicked members
+// on its own (autohealing in the model).
+func (e *env) healsItself() bool { return false }
+
+// autoheal recreates panicked members through the API: the lab plays
+// autohealing where the model has none.
 func (e *env) autoheal(ctx context.Context) error {
 	mis, err := e.api.Groups.ListManagedInstances(ctx, e.group)
 	if err != nil {
@@ -177,21 +195,31 @@ var viaRE = regexp.MustCompile(`via (\S+)`)
 // carrier returns the member whose nic0 VPC A's fabric sends the UDP stream
 // to: the kernel's own multipath choice for the stream's 5-tuple.
 func (e *env) carrier(load *Load) (gcefake.Instance, error) {
-	out, err := ipOut("-n", e.topo.VPCA(), "route", "get", ServerIP, "from", ClientIP, "iif", "client",
-		"ipproto", "udp", "sport", fmt.Sprint(load.UDPSourcePort()), "dport", fmt.Sprint(udpPort))
+	hop, err := nextHopOf(e.topo.VPCA(), ClientIP, ServerIP, "client", load.UDPSourcePort(), udpPort)
 	if err != nil {
 		return gcefake.Instance{}, err
 	}
-	m := viaRE.FindStringSubmatch(out)
-	if m == nil {
-		return gcefake.Instance{}, fmt.Errorf("fabric has no next hop for the stream: %s", strings.TrimSpace(out))
-	}
 	for _, in := range e.members() {
-		if len(in.NICs) > 0 && in.NICs[0].IP == m[1] && !in.Panicked {
+		if len(in.NICs) > 0 && in.NICs[0].IP == hop && !in.Panicked {
 			return in, nil
 		}
 	}
-	return gcefake.Instance{}, fmt.Errorf("next hop %s is no member", m[1])
+	return gcefake.Instance{}, fmt.Errorf("next hop %s is no member", hop)
+}
+
+// nextHopOf asks router's kernel where it sends a UDP packet from src:sport
+// to dst:dport arriving on iif: the multipath choice for that 5-tuple.
+func nextHopOf(router, src, dst, iif string, sport, dport int) (string, error) {
+	out, err := ipOut("-n", router, "route", "get", dst, "from", src, "iif", iif,
+		"ipproto", "udp", "sport", fmt.Sprint(sport), "dport", fmt.Sprint(dport))
+	if err != nil {
+		return "", err
+	}
+	m := viaRE.FindStringSubmatch(out)
+	if m == nil {
+		return "", fmt.Errorf("fabric %s has no next hop for %s: %s", router, dst, strings.TrimSpace(out))
+	}
+	return m[1], nil
 }
 
 // carries reports whether the fabric still sends anything to in.

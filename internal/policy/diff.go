@@ -10,8 +10,8 @@ import (
 // the rules in vpclink's band, every route of w's table and the main-table
 // routes carrying RouteProtocol. Everything else in rules and routes is
 // someone else's and left out, so Diff never touches it.
-func Observe(w Wanted, values map[string]string, rules []Rule, routes []Route) Wanted {
-	o := Wanted{Table: w.Table, TableName: w.TableName}
+func Observe(w State, values map[string]string, rules []Rule, routes []Route) State {
+	o := State{Table: w.Table, TableName: w.TableName}
 	for _, s := range w.Sysctls {
 		o.Sysctls = append(o.Sysctls, Sysctl{Name: s.Name, Path: s.Path, Value: values[s.Path]})
 	}
@@ -35,7 +35,7 @@ func OwnsRule(r Rule) bool {
 
 // OwnsRoute reports whether r is vpclink's: in its table, or in main with
 // its protocol.
-func (w Wanted) OwnsRoute(r Route) bool {
+func (w State) OwnsRoute(r Route) bool {
 	return r.Table == w.Table || (r.Table == MainTable && r.Protocol == RouteProtocol)
 }
 
@@ -58,7 +58,7 @@ func (c Changes) Empty() bool {
 
 // Describe returns one line per change for logs and /status: "+rule …",
 // "-route …", "sysctl X=0 (was 1)".
-func (c Changes) Describe(w Wanted, observed Wanted) []string {
+func (c Changes) Describe(w State, observed State) []string {
 	was := map[string]string{}
 	for _, s := range observed.Sysctls {
 		was[s.Path] = s.Value
@@ -106,7 +106,7 @@ func keyOf(r Route) routeKey { return routeKey{r.Table, r.Metric, r.Dst.String()
 // remove the replacement (the kernel's delete ignores flags such as onlink).
 // A stray duplicate next to a correct route is deleted; should the kernel
 // pick the correct one instead, the next pass replaces it back.
-func Diff(w Wanted, observed Wanted) Changes {
+func Diff(w State, observed State) Changes {
 	var c Changes
 	have := map[string]string{}
 	for _, s := range observed.Sysctls {

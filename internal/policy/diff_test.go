@@ -17,16 +17,16 @@ var (
 	ourRule = Rule{Priority: RulePriority, Src: netip.MustParsePrefix("10.0.3.35/32"), Table: 1}
 )
 
-func wantedForTest(t *testing.T) Wanted {
+func wantedForTest(t *testing.T) State {
 	t.Helper()
-	w, err := Plan(Facts{NIC0: nic("eth0", true, "10.0.0.2/24"), NIC1: nic("eth1", true, "10.0.3.35/24"), NIC1Gateway: "10.0.3.1"}, defaultPR)
+	w, err := Desired(Facts{NIC0: nic("eth0", true, "10.0.0.2/24"), NIC1: nic("eth1", true, "10.0.3.35/24"), NIC1Gateway: "10.0.3.1"}, defaultPR)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return w
 }
 
-func allZero(w Wanted) map[string]string {
+func allZero(w State) map[string]string {
 	m := map[string]string{}
 	for _, s := range w.Sysctls {
 		m[s.Path] = s.Value

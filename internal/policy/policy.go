@@ -30,7 +30,7 @@
 //     it is the first host of nic1's subnet, which is GCE's rule.
 //   - Routes need nic1 administratively up: the kernel refuses routes through
 //     a down device and silently removes them when it goes down. Without
-//     nic1, its address or its up flag, Plan still returns the sysctls it can
+//     nic1, its address or its up flag, Desired still returns the sysctls it can
 //     (and no rule or route), with an error saying what is missing: the
 //     forwarder is not ready.
 package policy
@@ -63,7 +63,7 @@ const (
 	ScopeHost     uint8 = 254
 )
 
-// ErrIncomplete marks a plan that lacks what nic1 has not given yet (link,
+// ErrIncomplete marks a desired state that lacks what nic1 has not given yet (link,
 // address, up flag, gateway): the data plane cannot be ready.
 var ErrIncomplete = errors.New("data plane incomplete")
 
@@ -76,7 +76,7 @@ type Link struct {
 	Addrs []netip.Prefix // IPv4, primary first
 }
 
-// Facts is what Plan needs to know about the machine. NIC0 or NIC1 is nil
+// Facts is what Desired needs to know about the machine. NIC0 or NIC1 is nil
 // when that interface was not found.
 type Facts struct {
 	NIC0, NIC1  *Link
@@ -116,10 +116,10 @@ type Route struct {
 	Extra    string
 }
 
-// Wanted is a data-plane state: what Plan wants, or (from Observe) vpclink's
+// State is a data-plane state: what Desired wants, or (from Observe) vpclink's
 // part of what the kernel has. Table and TableName say which table is
 // vpclink's and how to name it.
-type Wanted struct {
+type State struct {
 	Table     int
 	TableName string
 	Sysctls   []Sysctl
@@ -127,11 +127,11 @@ type Wanted struct {
 	Routes    []Route
 }
 
-// Plan returns the data plane for facts f under config pr. The error is
-// ErrIncomplete-wrapped when nic1 is not usable yet (the returned Wanted then
+// Desired returns the data plane for facts f under config pr. The error is
+// ErrIncomplete-wrapped when nic1 is not usable yet (the returned State then
 // holds what can be known) and a plain error when pr is unusable.
-func Plan(f Facts, pr config.PolicyRouting) (Wanted, error) {
-	w := Wanted{Table: pr.Table, TableName: pr.TableName}
+func Desired(f Facts, pr config.PolicyRouting) (State, error) {
+	w := State{Table: pr.Table, TableName: pr.TableName}
 	if w.Table == 0 {
 		w.Table = defaultTable
 	}

@@ -20,7 +20,7 @@ func nic(name string, up bool, addrs ...string) *Link {
 
 var defaultPR = config.PolicyRouting{NIC: 1, Table: 1, TableName: "rt1", Via: []string{"10.19.16.0/20"}}
 
-func TestPlan(t *testing.T) {
+func TestDesired(t *testing.T) {
 	sysctlsBoth := []string{
 		"sysctl net.ipv4.ip_forward=1",
 		"sysctl net.ipv4.conf.all.rp_filter=0",
@@ -127,7 +127,7 @@ func TestPlan(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			w, err := Plan(tc.facts, tc.pr)
+			w, err := Desired(tc.facts, tc.pr)
 			if got := errors.Is(err, ErrIncomplete); got != tc.incomplete {
 				t.Errorf("incomplete = %v (err %v), want %v", got, err, tc.incomplete)
 			}
@@ -149,18 +149,18 @@ func TestPlanRejectsBadConfig(t *testing.T) {
 		{config.PolicyRouting{Via: []string{"10.19.16.0/20", "nonsense"}}, `policyRouting.via "nonsense"`},
 		{config.PolicyRouting{Via: []string{"2001:db8::/32"}}, `policyRouting.via "2001:db8::/32"`},
 	} {
-		_, err := Plan(facts, tc.pr)
+		_, err := Desired(facts, tc.pr)
 		if err == nil || errors.Is(err, ErrIncomplete) || !strings.Contains(err.Error(), tc.mention) {
-			t.Errorf("Plan(%+v) err = %v, want a config error naming %q", tc.pr, err, tc.mention)
+			t.Errorf("Desired(%+v) err = %v, want a config error naming %q", tc.pr, err, tc.mention)
 		}
 	}
-	if _, err := Plan(facts, config.PolicyRouting{}); err != nil {
-		t.Errorf("Plan with defaults and a derived gateway: %v", err)
+	if _, err := Desired(facts, config.PolicyRouting{}); err != nil {
+		t.Errorf("Desired with defaults and a derived gateway: %v", err)
 	}
 }
 
 func TestSysctlPathKeepsDottedDeviceNames(t *testing.T) {
-	w, _ := Plan(Facts{NIC0: nic("eth0.100", true), NIC1: nic("eth1", true, "10.0.3.35/24")}, defaultPR)
+	w, _ := Desired(Facts{NIC0: nic("eth0.100", true), NIC1: nic("eth1", true, "10.0.3.35/24")}, defaultPR)
 	var got *Sysctl
 	for i := range w.Sysctls {
 		if strings.Contains(w.Sysctls[i].Name, "eth0.100") {

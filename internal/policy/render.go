@@ -17,7 +17,7 @@ import (
 //	route table rt1: default via 10.0.3.1 dev eth1 proto 201 onlink
 //
 // Tests compare states through these lines and /status shows them.
-func (w Wanted) Render() []string {
+func (w State) Render() []string {
 	lines := make([]string, 0, len(w.Sysctls)+len(w.Rules)+len(w.Routes))
 	for _, s := range w.Sysctls {
 		lines = append(lines, s.Render())
@@ -41,7 +41,7 @@ func (s Sysctl) Render() string {
 }
 
 // RenderRule returns r as a line, naming w's table by its name.
-func (w Wanted) RenderRule(r Rule) string {
+func (w State) RenderRule(r Rule) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "rule %d: from ", r.Priority)
 	switch {
@@ -62,7 +62,7 @@ func (w Wanted) RenderRule(r Rule) string {
 }
 
 // RenderRoute returns r as a line, naming w's table by its name.
-func (w Wanted) RenderRoute(r Route) string {
+func (w State) RenderRoute(r Route) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "route table %s: ", w.tableName(r.Table))
 	if r.Dst.Bits() == 0 {
@@ -103,7 +103,7 @@ func (w Wanted) RenderRoute(r Route) string {
 	return b.String()
 }
 
-func (w Wanted) tableName(t int) string {
+func (w State) tableName(t int) string {
 	switch t {
 	case w.Table:
 		if w.TableName != "" {

@@ -146,6 +146,9 @@ type vm struct {
 
 func newVM(t *testing.T) *vm {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: runs the startup script in a simulated VM (full tier)")
+	}
 	for _, tool := range []string{"bash", "curl", "sha256sum", "cmp", "install"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("needs %s: %v", tool, err)

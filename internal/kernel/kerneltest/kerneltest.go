@@ -17,9 +17,13 @@ import (
 	"github.com/vishvananda/netns"
 )
 
-// SkipUnlessRoot skips t when the process cannot create namespaces.
+// SkipUnlessRoot skips t when the process cannot create namespaces, and
+// under -short: namespace tests belong to the full tier.
 func SkipUnlessRoot(t testing.TB) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: creates network namespaces (full tier)")
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates network namespaces")
 	}

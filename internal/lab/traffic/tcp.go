@@ -50,9 +50,20 @@ type TCPFlow struct {
 	start     time.Time
 	lastRead  time.Time
 	worst     time.Duration
+	stalls    []Stall
 	bytesRead int64
 	err       error
 }
+
+// Stall is a span without echoed bytes on a flow, from the last read before
+// it to the first read after it (or to the end of the measurement).
+type Stall struct {
+	Start, End time.Time
+}
+
+// StallMin is the shortest span a flow's Stalls list: ten messages missed.
+// Shorter pauses are scheduling noise; WorstStall still counts them.
+const StallMin = 200 * time.Millisecond
 
 // StartTCPFlow starts writing a 64-byte message every interval on conn and
 // timing the echoes.
@@ -91,8 +102,12 @@ func (f *TCPFlow) read() {
 		if n > 0 {
 			now := time.Now()
 			f.mu.Lock()
-			if gap := now.Sub(f.lastRead); gap > f.worst {
+			gap := now.Sub(f.lastRead)
+			if gap > f.worst {
 				f.worst = gap
+			}
+			if gap >= StallMin {
+				f.stalls = append(f.stalls, Stall{Start: f.lastRead, End: now})
 			}
 			f.lastRead = now
 			f.bytesRead += int64(n)
@@ -128,6 +143,9 @@ type TCPResult struct {
 	Resumed   bool
 	BytesRead int64
 	Err       error
+	// Stalls are the spans of at least StallMin without echoed bytes, in
+	// order, one still going on at the end included.
+	Stalls []Stall
 }
 
 // Snapshot measures the flow so far without stopping it.
@@ -139,9 +157,13 @@ func (f *TCPFlow) Snapshot(resumeWindow time.Duration) TCPResult {
 
 func (f *TCPFlow) result(now time.Time, resumeWindow time.Duration) TCPResult {
 	r := TCPResult{WorstStall: f.worst, BytesRead: f.bytesRead, Err: f.err}
+	r.Stalls = append([]Stall(nil), f.stalls...)
 	tail := now.Sub(f.lastRead)
 	if tail > r.WorstStall {
 		r.WorstStall = tail
+	}
+	if tail >= StallMin {
+		r.Stalls = append(r.Stalls, Stall{Start: f.lastRead, End: now})
 	}
 	r.Resumed = f.err == nil && tail <= resumeWindow
 	return r

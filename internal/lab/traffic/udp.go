@@ -142,11 +142,20 @@ func (s *UDPStream) Stop(settle time.Duration) UDPResult {
 type UDPResult struct {
 	Sent, Received, Lost int
 	Interval             time.Duration
+	// Start is the send time of the first packet; Delivered counts, per
+	// DeliveryBin of send time from Start, the packets whose echo came
+	// back: the stream as a timeline picture shows it.
+	Start     time.Time
+	Delivered []int
 	// LongestGap is the longest outage in send time: between two
 	// consecutive echoed packets, or from the last echoed one to the end.
 	LongestGap time.Duration
 	Outages    []Outage
 }
+
+// DeliveryBin is the resolution of UDPResult.Delivered: a tenth of a second
+// holds 25 packets at the lab's rate, enough to see a partial outage.
+const DeliveryBin = 100 * time.Millisecond
 
 // Outage is a run of lost packets: Start is the send time of the first lost
 // one, End the send time of the next packet that came back (or of the last
@@ -160,11 +169,16 @@ type Outage struct {
 // and the set of echoed sequence numbers. Pure, so it is table-tested.
 func Measure(sentAt []time.Time, received map[uint64]bool, interval time.Duration) UDPResult {
 	r := UDPResult{Sent: len(sentAt), Interval: interval}
+	if len(sentAt) > 0 {
+		r.Start = sentAt[0]
+		r.Delivered = make([]int, int(sentAt[len(sentAt)-1].Sub(r.Start)/DeliveryBin)+1)
+	}
 	var lastOK = -1
 	var cur *Outage
 	for i, at := range sentAt {
 		if received[uint64(i)] {
 			r.Received++
+			r.Delivered[int(at.Sub(r.Start)/DeliveryBin)]++
 			from := sentAt[0] // an outage from the very start counts from it
 			if lastOK >= 0 {
 				from = sentAt[lastOK]

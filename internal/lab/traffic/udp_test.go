@@ -1,6 +1,7 @@
 package traffic
 
 import (
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -55,6 +56,29 @@ func TestMeasure(t *testing.T) {
 	}
 }
 
+// Delivered counts echoed packets per 100 ms of send time: 25 sends at 10 ms
+// span three bins, and the lost ones leave their bins short.
+func TestMeasureDelivered(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	var sent []time.Time
+	for i := 0; i < 25; i++ {
+		sent = append(sent, t0.Add(time.Duration(i)*10*time.Millisecond))
+	}
+	rcv := map[uint64]bool{}
+	for i := 0; i < 25; i++ {
+		if i < 5 || i >= 12 { // 50–110 ms lost
+			rcv[uint64(i)] = true
+		}
+	}
+	r := Measure(sent, rcv, 10*time.Millisecond)
+	if got, want := fmt.Sprint(r.Delivered), "[5 8 5]"; got != want || !r.Start.Equal(t0) {
+		t.Errorf("delivered %s from %v, want %s from %v", got, r.Start, want, t0)
+	}
+	if r := Measure(nil, nil, time.Millisecond); r.Delivered != nil {
+		t.Errorf("empty stream: delivered %v", r.Delivered)
+	}
+}
+
 // The stream and flows on loopback: an echo server that answers everything
 // leaves nothing lost and no stall.
 func TestLoopbackEcho(t *testing.T) {
@@ -100,7 +124,15 @@ func TestLoopbackEcho(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	_ = ln.Close() // closes the accepted connections: the flow errors out
 	time.Sleep(300 * time.Millisecond)
-	if r := f2.Stop(time.Second); r.Resumed {
+	r := f2.Stop(time.Second)
+	if r.Resumed {
 		t.Errorf("flow whose server went away: %+v, want not resumed", r)
+	}
+	// ... and its stall runs to the end of the measurement.
+	if n := len(r.Stalls); n == 0 || r.Stalls[n-1].End.Sub(r.Stalls[n-1].Start) < 250*time.Millisecond {
+		t.Errorf("flow whose server went away: stalls %v, want one of at least 250ms at the end", r.Stalls)
+	}
+	if len(tr.Stalls) != 0 {
+		t.Errorf("healthy flow: stalls %v", tr.Stalls)
 	}
 }
