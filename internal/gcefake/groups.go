@@ -91,8 +91,8 @@ func (s *Server) CreateGroup(spec GroupSpec) error {
 	}
 	g.policy = defaultPolicy(len(g.zones))
 	if spec.UpdatePolicy != nil {
-		if err := g.policy.merge(*spec.UpdatePolicy); err != nil {
-			return fmt.Errorf("group %s: %w", spec.Name, err)
+		if e := g.policy.merge(*spec.UpdatePolicy); e != nil {
+			return fmt.Errorf("group %s: %w", spec.Name, e)
 		}
 	}
 	if spec.AutoHealing != nil {

@@ -33,17 +33,17 @@ func defaultPolicy(zones int) UpdatePolicy {
 
 // merge applies the set fields of p to u, validating as GCE does: at least
 // one of maxSurge and maxUnavailable must be above 0.
-func (u *UpdatePolicy) merge(p UpdatePolicy) error {
+func (u *UpdatePolicy) merge(p UpdatePolicy) *apiError {
 	next := *u
 	if p.Type != "" {
 		if p.Type != "PROACTIVE" && p.Type != "OPPORTUNISTIC" {
-			return fmt.Errorf("Invalid value for field 'resource.updatePolicy.type': '%s'. Must be PROACTIVE or OPPORTUNISTIC", p.Type)
+			return errInvalid("Invalid value for field 'resource.updatePolicy.type': '%s'. Must be PROACTIVE or OPPORTUNISTIC", p.Type)
 		}
 		next.Type = p.Type
 	}
 	for name, v := range map[string]*int{"maxSurge": p.MaxSurge, "maxUnavailable": p.MaxUnavailable} {
 		if v != nil && *v < 0 {
-			return fmt.Errorf("Invalid value for field 'resource.updatePolicy.%s.fixed': '%d'. Must be greater than or equal to 0", name, *v)
+			return errInvalid("Invalid value for field 'resource.updatePolicy.%s.fixed': '%d'. Must be greater than or equal to 0", name, *v)
 		}
 	}
 	if p.MaxSurge != nil {
@@ -53,7 +53,7 @@ func (u *UpdatePolicy) merge(p UpdatePolicy) error {
 		next.MaxUnavailable = ptr(*p.MaxUnavailable)
 	}
 	if next.surge() == 0 && next.unavailable() == 0 {
-		return fmt.Errorf("Invalid value for field 'resource.updatePolicy': at least one of maxSurge and maxUnavailable must be greater than 0")
+		return errInvalid("Invalid value for field 'resource.updatePolicy': at least one of maxSurge and maxUnavailable must be greater than 0")
 	}
 	*u = next
 	return nil
@@ -234,8 +234,8 @@ func (s *Server) SetUpdatePolicy(project, location, name string, p UpdatePolicy)
 	if g == nil {
 		return fmt.Errorf("group %s/%s/%s: not found", project, location, name)
 	}
-	if err := g.policy.merge(p); err != nil {
-		return err
+	if e := g.policy.merge(p); e != nil {
+		return e
 	}
 	return s.scaleLocked(g)
 }

@@ -72,8 +72,8 @@ func (s *Server) handleMIGPatch(w http.ResponseWriter, r *http.Request, m migReq
 		if up.MaxUnavailable != nil {
 			p.MaxUnavailable = ptr(int(up.GetMaxUnavailable().GetFixed()))
 		}
-		if err := policy.merge(p); err != nil {
-			writeError(w, errInvalid("%s", err.Error()))
+		if e := policy.merge(p); e != nil {
+			writeError(w, e)
 			return
 		}
 	}
