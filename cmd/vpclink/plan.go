@@ -101,11 +101,33 @@ func printPlan(w io.Writer, plan routeplan.Decision) {
 		_ = tw.Flush()
 	}
 	if len(plan.Rejected) > 0 {
-		fmt.Fprintln(w, "\nnot restored (outside what the reconciler may create):")
+		fmt.Fprintln(w, "\nnot restored (outside what the reconciler may create, or over a restore cap):")
 		for _, rj := range plan.Rejected {
 			fmt.Fprintf(w, "  %s %s: %s\n", rj.Instance, rj.Route, rj.Reason)
 		}
 	}
+	for _, g := range groupsOfOne(plan) {
+		fmt.Fprintf(w, "\nnote: group %s has one forwarder: it is never pruned on probe evidence (0 of 1 healthy is below minHealthyFraction), only on API evidence\n", g)
+	}
+}
+
+// groupsOfOne lists the groups with exactly one forwarder.
+func groupsOfOne(plan routeplan.Decision) []string {
+	n := map[string]int{}
+	var order []string
+	for _, f := range plan.Forwarders {
+		if n[f.Group] == 0 {
+			order = append(order, f.Group)
+		}
+		n[f.Group]++
+	}
+	var out []string
+	for _, g := range order {
+		if n[g] == 1 {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 func printJSON(w io.Writer, v any) error {

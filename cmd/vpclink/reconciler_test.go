@@ -70,6 +70,7 @@ allow:
   - network: vpc-a
     destRanges: [10.19.0.0/16]
     priority: {min: 100, max: 1000}
+    prefixLength: {min: 16, max: 24}
 probe: {port: %d, path: /readyz, interval: 50ms, timeout: 40ms, failures: 3, successes: 2}
 bootGrace: 1s
 listen: "%s"

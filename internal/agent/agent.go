@@ -9,10 +9,12 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 
 	"github.com/vpclink/vpclink/internal/agentapi"
 	"github.com/vpclink/vpclink/internal/config"
@@ -337,7 +339,18 @@ func (a *Agent) serveHTTP() (func(), error) {
 	if a.opt.Listen == "" {
 		return func() {}, nil
 	}
-	ln, err := net.Listen("tcp", a.opt.Listen)
+	// IP_FREEBIND: nic0's address may not be configured yet this early in
+	// boot; the socket binds anyway and answers once it is.
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_IP, unix.IP_FREEBIND, 1)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	ln, err := lc.Listen(context.Background(), "tcp", a.opt.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", a.opt.Listen, err)
 	}

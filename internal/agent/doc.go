@@ -21,16 +21,32 @@
 //     config; same name, since the name hashes only project, network and
 //     range) is deleted and re-inserted; only when every wanted route is in
 //     place are the routes of earlier incarnations of this instance name
-//     (same marker instance and zone, another instance id) and the routes of
+//     (same instance name, zone and project by marker or next hop, another
+//     instance id; see isEarlierIncarnation) and the routes of
 //     this id that the configuration no longer names deleted: new before
 //     old. Nothing else is touched (invariant 1). READY=1 follows.
+//   - States: starting (data plane converging), announcing, serving,
+//     draining, drained; loop.go's follows table says which may follow which
+//     and the loop changes state nowhere else. Draining is entered on a stop
+//     request, when the keeper stops on its own, or when the instance carries
+//     the drain mark (metadata vpclink-drain, followed with wait_for_change).
+//     A mark only withdraws: the agent stays drained, forwarding, until the
+//     mark is cleared (then it announces again) or a stop comes (then it
+//     sweeps once more, keeps the grace and exits). Until the mark has been
+//     read once, nothing is announced, so a restart on a marked instance
+//     puts nothing back.
 //   - In-flight inserts are not cancelled by the stop request (only their
 //     retries stop), so a withdraw never races an insert that GCE is still
-//     applying; they are cut only at the stop deadline.
+//     applying; they are cut at half the stop timeout, so that an insert
+//     whose operation never reports DONE leaves the withdraw the other half
+//     with a live context. Withdraw calls are cut at the stop timeout.
 //   - Withdraw deletes the wanted names, then sweeps one list per project for
 //     any other owned route that still carries this instance id.
+//   - HTTP listens on nic0's address (health.listen or --listen override),
+//     with IP_FREEBIND so that it binds before DHCP has configured nic0.
 //   - /readyz is 200 only while the data plane is ready, the routes are
-//     announced and no drain has begun; a data plane that breaks while
+//     announced and no drain has begun; every answer names the phase
+//     (agentapi.PhaseHeader); a data plane that breaks while
 //     serving turns it 503 without withdrawing anything (the reconciler
 //     decides on probes). /healthz is 200 while the control loop and the
 //     keeper's loop have run within Options.AliveWithin (15 s: both go round

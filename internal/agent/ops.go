@@ -167,15 +167,59 @@ func (a *Agent) ownedRoutes(ctx context.Context, keep func(naming.ParsedName, na
 }
 
 // isStale reports whether an owned route is one this agent must remove
-// after announcing: a route of an earlier incarnation of this instance
-// (same name and zone in the marker, another id), or a route of this id
-// that the configuration no longer names.
+// after announcing: a route of an earlier incarnation of this instance, or
+// a route of this id that the configuration no longer names.
 func (a *Agent) isStale(p naming.ParsedName, m naming.Marker, r gce.Route) bool {
-	id := a.opt.Identity
-	if p.InstanceID == id.ID {
+	if p.InstanceID == a.opt.Identity.ID {
 		return !a.wantedNames[r.Name]
 	}
-	return m.Instance == id.Name && (m.Zone == "" || m.Zone == id.Zone)
+	return a.isEarlierIncarnation(m, r)
+}
+
+// isEarlierIncarnation reports whether a route of another instance id names
+// this instance: the same name, zone and project. An instance name is unique
+// only within one project's zone, so each of zone and project must be stated
+// (by the marker, or by the route's next-hop instance URL where the marker,
+// written by an older agent, lacks it) and every statement must match. A
+// route that does not say where its instance lives is left alone: it may be
+// another project's same-named VM (a Shared VPC host project holds routes of
+// several service projects).
+func (a *Agent) isEarlierIncarnation(m naming.Marker, r gce.Route) bool {
+	id := a.opt.Identity
+	hop := parseInstanceURL(r.NextHopInstance)
+	if m.Instance != id.Name || (hop.name != "" && hop.name != id.Name) {
+		return false
+	}
+	return sameAndStated(id.Zone, m.Zone, hop.zone) && sameAndStated(id.Project, m.Project, hop.project)
+}
+
+// sameAndStated reports whether at least one of stated is set and every one
+// that is set equals want.
+func sameAndStated(want string, stated ...string) bool {
+	seen := false
+	for _, s := range stated {
+		if s == "" {
+			continue
+		}
+		if s != want {
+			return false
+		}
+		seen = true
+	}
+	return seen
+}
+
+// instanceRef is what an instance URL names.
+type instanceRef struct{ project, zone, name string }
+
+// parseInstanceURL reads .../projects/P/zones/Z/instances/N; anything else
+// gives the zero value.
+func parseInstanceURL(u string) instanceRef {
+	parts := strings.Split(instancePath(u), "/")
+	if len(parts) != 6 || parts[0] != "projects" || parts[2] != "zones" || parts[4] != "instances" {
+		return instanceRef{}
+	}
+	return instanceRef{project: parts[1], zone: parts[3], name: parts[5]}
 }
 
 // isMine reports whether an owned route carries this instance id.

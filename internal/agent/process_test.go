@@ -2,7 +2,10 @@ package agent
 
 import (
 	"bufio"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -323,5 +326,46 @@ func TestAgentProcessWithdrawOnly(t *testing.T) {
 	}
 	if index(w.notify.messages(), "READY=1") >= 0 {
 		t.Errorf("--withdraw-only sent READY=1: %q", w.notify.messages())
+	}
+}
+
+// TestAgentProcessListensOnNIC0: without --listen or health.listen the
+// agent serves on nic0's address only: not on nic1 (the other VPC), not on
+// loopback.
+func TestAgentProcessListensOnNIC0(t *testing.T) {
+	p := newProcEnv(t, gcefake.Options{})
+	ap := p.startAgent(t, "--listen=")
+	ap.waitReady(t, 20*time.Second)
+	// The socket is made on inNS's thread, inside the namespace (an
+	// http.Client would dial from another goroutine, outside it).
+	get := func(host string) error {
+		var err error
+		inNS(t, p.fwd, func() {
+			var c net.Conn
+			if c, err = net.DialTimeout("tcp", net.JoinHostPort(host, "9780"), 2*time.Second); err != nil {
+				return
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+			if _, err = io.WriteString(c, "GET /healthz HTTP/1.0\r\n\r\n"); err != nil {
+				return
+			}
+			var resp *http.Response
+			if resp, err = http.ReadResponse(bufio.NewReader(c), nil); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					err = fmt.Errorf("GET /healthz: %s", resp.Status)
+				}
+			}
+		})
+		return err
+	}
+	if err := get(p.inst.NICs[0].IP); err != nil {
+		t.Errorf("nic0 %s: %v, want an answer", p.inst.NICs[0].IP, err)
+	}
+	for _, host := range []string{p.inst.NICs[1].IP, "127.0.0.1"} {
+		if err := get(host); err == nil {
+			t.Errorf("%s:9780 answered, want the port closed there", host)
+		}
 	}
 }

@@ -3,8 +3,10 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/vpclink/vpclink/internal/agentapi"
@@ -131,4 +133,19 @@ func GroupFromAttributes(instanceGroup, createdBy string) string {
 		return naming.NetworkName(createdBy)
 	}
 	return ""
+}
+
+// ListenAddress is where the agent serves HTTP: the --listen flag, else
+// health.listen, else nic0's address on health.port. Not every address by
+// default: nic1 faces the other VPC, which has no business with /status.
+func ListenAddress(flag string, h config.AgentHealth, nic0 gce.MetadataNIC) string {
+	switch {
+	case flag != "":
+		return flag
+	case h.Listen != "":
+		return h.Listen
+	case nic0.IP != "":
+		return net.JoinHostPort(nic0.IP, strconv.Itoa(h.Port))
+	}
+	return ":" + strconv.Itoa(h.Port)
 }

@@ -87,6 +87,8 @@ func TestReconcilerExampleRoundTrip(t *testing.T) {
 		BootGrace:          dur(120 * time.Second),
 		Listen:             ":9781",
 		Interval:           dur(10 * time.Second),
+		Restore:            Restore{MaxPerForwarder: 64, MaxPerPass: 256},
+		Healthz:            Healthz{FailAfter: dur(5 * time.Minute)},
 	}
 	if !reflect.DeepEqual(r, want) {
 		t.Fatalf("loaded\n%+v\nwant\n%+v", r, want)
@@ -134,7 +136,7 @@ minHealthyFraction: 0
 	if *r.MinHealthyFraction != 0 {
 		t.Errorf("explicit minHealthyFraction 0 became %v", *r.MinHealthyFraction)
 	}
-	if r.Allow[0].Project != "p" || r.Allow[0].Priority != (PriorityRange{0, 65535}) {
+	if r.Allow[0].Project != "p" || r.Allow[0].Priority != (PriorityRange{900, 900}) || r.Allow[0].PrefixLength != nil {
 		t.Errorf("allow defaults %+v", r.Allow[0])
 	}
 	if r.BootGrace.Duration != 120*time.Second || r.Listen != ":9781" || r.Interval.Duration != 10*time.Second || r.RoutePrefix != "vpclink" {

@@ -125,8 +125,8 @@ func (r RouteSpec) ProjectOr(instanceProject string) string {
 }
 
 // SetDefaults fills every field left out with its default. An allow entry
-// without a priority range ({min: 0, max: 0}) allows every priority
-// (0..65535): the networks and ranges are the guard that matters.
+// without a priority range ({min: 0, max: 0}) allows the agents' default
+// priority only: a forwarder must not choose its routes' precedence.
 func (r *Reconciler) SetDefaults() {
 	if r.RoutePrefix == "" {
 		r.RoutePrefix = DefaultRoutePrefix
@@ -137,7 +137,7 @@ func (r *Reconciler) SetDefaults() {
 			a.Project = r.Project
 		}
 		if a.Priority == (PriorityRange{}) {
-			a.Priority = PriorityRange{Min: 0, Max: MaxRoutePriority}
+			a.Priority = PriorityRange{Min: DefaultPriority, Max: DefaultPriority}
 		}
 	}
 	p := &r.Probe
@@ -171,5 +171,14 @@ func (r *Reconciler) SetDefaults() {
 	}
 	if r.Interval.Duration == 0 {
 		r.Interval = dur(DefaultReconcileInterval)
+	}
+	if r.Restore.MaxPerForwarder == 0 {
+		r.Restore.MaxPerForwarder = DefaultRestoreMaxPerForwarder
+	}
+	if r.Restore.MaxPerPass == 0 {
+		r.Restore.MaxPerPass = DefaultRestoreMaxPerPass
+	}
+	if r.Healthz.FailAfter.Duration == 0 {
+		r.Healthz.FailAfter = dur(DefaultHealthzFailAfter)
 	}
 }

@@ -43,6 +43,10 @@ type PolicyRouting struct {
 // AgentHealth is where the agent serves /healthz, /readyz, /status, /metrics.
 type AgentHealth struct {
 	Port int `json:"port"` // default 9780
+	// Listen, when set, is the listen address host:port and wins over Port;
+	// ":9780" serves on every address. Default: nic0's address and Port, so
+	// that the port is not reachable through nic1 (the other VPC).
+	Listen string `json:"listen"`
 }
 
 // Drain controls withdraw-before-stop.
@@ -61,7 +65,29 @@ type Reconciler struct {
 	BootGrace          Duration `json:"bootGrace"`          // default 120s
 	Listen             string   `json:"listen"`             // default :9781
 	Interval           Duration `json:"interval"`           // full pass period; default 10s
+	Restore            Restore  `json:"restore"`
+	Healthz            Healthz  `json:"healthz"`
 }
+
+// Restore caps what one pass may insert for the forwarders' /status.
+type Restore struct {
+	MaxPerForwarder int `json:"maxPerForwarder"` // default 64
+	MaxPerPass      int `json:"maxPerPass"`      // default 256
+}
+
+// Healthz is when the reconciler's /healthz fails, so that its MIG
+// autoheals it.
+type Healthz struct {
+	// FailAfter: no pass has read every group for this long. Default 5m.
+	FailAfter Duration `json:"failAfter"`
+}
+
+// Reconciler defaults that only the reconciler's config uses.
+const (
+	DefaultRestoreMaxPerForwarder = 64
+	DefaultRestoreMaxPerPass      = 256
+	DefaultHealthzFailAfter       = 5 * time.Minute
+)
 
 // Group is one forwarder MIG: zonal (Zone) or regional (Region), not both.
 type Group struct {
@@ -75,7 +101,16 @@ type Allow struct {
 	Network    string        `json:"network"`
 	Project    string        `json:"project"` // default: Reconciler.Project
 	DestRanges []string      `json:"destRanges"`
-	Priority   PriorityRange `json:"priority"`
+	Priority   PriorityRange `json:"priority"` // default {min: 900, max: 900}, the agents' default
+	// PrefixLength admits ranges of these lengths inside destRanges; without
+	// it a restored range must be one of destRanges exactly.
+	PrefixLength *LengthRange `json:"prefixLength"`
+}
+
+// LengthRange bounds restored ranges' prefix lengths, inclusive.
+type LengthRange struct {
+	Min int `json:"min"`
+	Max int `json:"max"`
 }
 
 // PriorityRange bounds restored routes' priority, inclusive.

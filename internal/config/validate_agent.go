@@ -42,6 +42,9 @@ func (a Agent) Validate(nicNetworks []string) error {
 	}
 	a.PolicyRouting.validate(&ps, nicNetworks)
 	checkPort(&ps, "health.port", a.Health.Port)
+	if a.Health.Listen != "" {
+		checkListen(&ps, "health.listen", a.Health.Listen)
+	}
 	checkNotNegative(&ps, "drain.grace", a.Drain.Grace)
 	if err := naming.ValidatePrefix(a.RoutePrefix); err != nil {
 		ps.add("routePrefix", a.RoutePrefix, "%v", err)

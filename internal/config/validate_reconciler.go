@@ -31,6 +31,15 @@ func (r Reconciler) Validate() error {
 		ps.add("interval", r.Interval.Duration, "must be positive")
 	}
 	checkListen(&ps, "listen", r.Listen)
+	if r.Restore.MaxPerForwarder < 0 {
+		ps.add("restore.maxPerForwarder", r.Restore.MaxPerForwarder, "must be positive")
+	}
+	if r.Restore.MaxPerPass < 0 {
+		ps.add("restore.maxPerPass", r.Restore.MaxPerPass, "must be positive")
+	}
+	if r.Healthz.FailAfter.Duration < 0 {
+		ps.add("healthz.failAfter", r.Healthz.FailAfter.Duration, "must be positive")
+	}
 	return ps.err()
 }
 
@@ -57,8 +66,10 @@ func (r Reconciler) validateGroups(ps *problems) {
 		case g.Region != "" && !gceNameRE.MatchString(g.Region):
 			ps.add(f+".region", g.Region, "not a region name such as us-central1")
 		}
+		// A group is (project, zone or region, name): the project is the
+		// config's for every group, so equal name and location is one group.
 		if j, dup := seen[g]; dup {
-			ps.add(f, g.Name, "duplicate of groups[%d]", j)
+			ps.add(f, g.Name, "same group as groups[%d]: a group is its project, zone or region, and name", j)
 			continue
 		}
 		seen[g] = i
@@ -81,6 +92,14 @@ func (r Reconciler) validateAllow(ps *problems) {
 			ps.add(f+".priority", fmt.Sprintf("{min: %d, max: %d}", pr.Min, pr.Max), "min is above max")
 		case pr.Max > MaxRoutePriority:
 			ps.add(f+".priority.max", pr.Max, "priority outside 0..%d", MaxRoutePriority)
+		}
+		if pl := a.PrefixLength; pl != nil {
+			switch {
+			case pl.Min < 0 || pl.Max > 32:
+				ps.add(f+".prefixLength", fmt.Sprintf("{min: %d, max: %d}", pl.Min, pl.Max), "lengths outside 0..32")
+			case pl.Min > pl.Max:
+				ps.add(f+".prefixLength", fmt.Sprintf("{min: %d, max: %d}", pl.Min, pl.Max), "min is above max")
+			}
 		}
 	}
 }

@@ -38,13 +38,13 @@ func TestJudge(t *testing.T) {
 		{name: "peers see it answer", obs: []Observation{up("b", 0), up("c", 0)}, down: false, dis: []string{"b", "c"}},
 		{name: "split evenly holds", obs: []Observation{down("b", 0), up("c", 0)}, down: false, agree: []string{"b"}, dis: []string{"c"}},
 		{name: "majority down", obs: []Observation{down("b", 0), down("c", 0), up("d", 0)}, down: true, agree: []string{"b", "c"}, dis: []string{"d"}},
-		{name: "stale observations do not count", obs: []Observation{down("b", 10 * time.Second)}, down: false, stale: 1},
+		{name: "stale observations do not count", obs: []Observation{down("b", 10*time.Second)}, down: false, stale: 1},
 		{name: "newest observation per observer wins",
-			obs:  []Observation{down("b", 3 * time.Second), up("b", time.Second)},
+			obs:  []Observation{down("b", 3*time.Second), up("b", time.Second)},
 			down: false, dis: []string{"b"}},
 		{name: "the subject cannot vouch for itself", obs: []Observation{down("a", 0)}, down: false},
 		{name: "min agree", obs: []Observation{down("b", 0)}, rules: Rules{MinAgree: 2}, down: false, agree: []string{"b"}},
-		{name: "custom max age", obs: []Observation{down("b", 10 * time.Second)}, rules: Rules{MaxAge: time.Minute}, down: true, agree: []string{"b"}},
+		{name: "custom max age", obs: []Observation{down("b", 10*time.Second)}, rules: Rules{MaxAge: time.Minute}, down: true, agree: []string{"b"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			j := Judge("a", tc.obs, t0, tc.rules)

@@ -17,7 +17,7 @@
 //     hold-off, and the first repair is not delayed.
 //   - Fights: a repair of an object (a rule, a route, a sysctl) repaired less
 //     than 10 s before waits 100 ms after that repair, doubling per repeat up
-//     to 800 ms, and is counted in vpclink_agent_dataplane_fights_total; the
+//     to 500 ms, and is counted in vpclink_agent_dataplane_fights_total; the
 //     first time a fight begins it is logged as a warning. So a daemon that
 //     keeps deleting the rule gets a few repairs a second, not a hundred,
 //     and the rule is back within a second of the daemon giving up.

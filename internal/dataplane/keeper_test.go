@@ -2,9 +2,14 @@ package dataplane
 
 import (
 	"encoding/json"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/vpclink/vpclink/internal/kernel"
+	"github.com/vpclink/vpclink/internal/policy"
 )
 
 // Each test: a fresh forwarder namespace, the real kernel, a running Keeper;
@@ -194,4 +199,56 @@ func TestNIC1NameOverridesMAC(t *testing.T) {
 	b.cfg.NIC1Name = "eth1"             // …but the operator named it
 	b.start(t)
 	b.waitReady(t, wantLines("10.0.3.35"))
+}
+
+// TestFightRealKernel: another process deletes the rule every 10 ms for 5 s
+// (a network manager that owns the band). The keeper makes a bounded number
+// of passes instead of one per event burst, counts the fight, and the rule
+// is back within a second of the deletes stopping.
+func TestFightRealKernel(t *testing.T) {
+	b := newBed(t, true)
+	b.cfg.ResyncInterval = time.Hour // only events, retries and releases bring passes
+	b.start(t)
+	b.waitReady(t, wantLines("10.0.3.35"))
+	other, err := kernel.New(b.fwd.Handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	rule := policy.Rule{Priority: policy.RulePriority, Src: netip.MustParsePrefix("10.0.3.35/32"), Table: 1}
+	passes := func() float64 {
+		families, err := b.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := 0.0
+		for _, f := range families {
+			if f.GetName() == "vpclink_agent_dataplane_passes_total" {
+				for _, m := range f.GetMetric() {
+					sum += m.GetCounter().GetValue()
+				}
+			}
+		}
+		return sum
+	}
+	before := passes()
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if err := other.DeleteRule(rule); err != nil {
+			t.Fatal(err)
+		}
+	}
+	during := passes() - before
+	stopped := time.Now()
+	b.waitFor(t, "the rule back", func() bool { return len(b.ownRules(t)) == 1 })
+	took := time.Since(stopped)
+	t.Logf("5s fight on the real kernel: %v passes, rule back %v after the deletes stopped", during, took)
+	if took > time.Second {
+		t.Errorf("rule back %v after the fight, want within 1s", took)
+	}
+	if during > 60 {
+		t.Errorf("%v passes during a 5s fight, want at most 60", during)
+	}
+	if !strings.Contains(b.logs.String(), "keeps undoing") {
+		t.Error("the fight was not logged")
+	}
 }

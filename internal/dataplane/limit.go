@@ -17,7 +17,7 @@ import (
 const (
 	fightWindow = 10 * time.Second
 	fightFirst  = 100 * time.Millisecond
-	fightMax    = 800 * time.Millisecond
+	fightMax    = 500 * time.Millisecond
 )
 
 // repairLimiter remembers recent repairs by object. Loop goroutine only.

@@ -30,6 +30,9 @@ const (
 	KindTransient
 	// KindNone is what Classify returns for a nil error.
 	KindNone
+	// KindNotReady is resourceNotReady: the resource has an operation in
+	// progress (a route still being inserted cannot be deleted yet).
+	KindNotReady
 )
 
 var kindNames = [...]string{
@@ -40,6 +43,7 @@ var kindNames = [...]string{
 	KindQuota:         "quota",
 	KindTransient:     "transient",
 	KindNone:          "none",
+	KindNotReady:      "not_ready",
 }
 
 // String returns the snake_case name used in metric labels and logs.
@@ -49,6 +53,9 @@ func (k Kind) String() string {
 	}
 	return kindNames[k]
 }
+
+// IsNotReady reports whether err is GCE's resourceNotReady.
+func IsNotReady(err error) bool { return Classify(err) == KindNotReady }
 
 // IsNotFound reports whether err says the object does not exist (404).
 func IsNotFound(err error) bool { return Classify(err) == KindNotFound }
@@ -105,6 +112,9 @@ func Classify(err error) Kind {
 	if err == nil {
 		return KindNone
 	}
+	if pErr := (*PollError)(nil); errors.As(err, &pErr) {
+		return KindTransient // where it came from matters more than its code
+	}
 	var opErr *OperationError
 	if errors.As(err, &opErr) {
 		codes := make([]string, len(opErr.Errors))
@@ -156,6 +166,8 @@ func kindFromReasons(reasons []string) (Kind, bool) {
 			return KindAlreadyExists, true
 		case "backenderror", "internalerror":
 			return KindTransient, true
+		case "resourcenotready":
+			return KindNotReady, true
 		}
 	}
 	return KindOther, false

@@ -136,3 +136,15 @@ func TestNetworkURL(t *testing.T) {
 		}
 	}
 }
+
+// A 404 from an operation poll is about the operation, not the route: a
+// delete whose poll 404s must not count as deleted.
+func TestPollNotFoundIsNotNotFound(t *testing.T) {
+	poll := fmt.Errorf("route x: delete: %w", &PollError{Operation: "operation-1", Err: gErr(404, "notFound")})
+	if k := Classify(poll); k != KindTransient || IsNotFound(poll) {
+		t.Fatalf("poll 404 classified %s, want transient", k)
+	}
+	if !errors.Is(&PollError{Err: context.Canceled}, context.Canceled) {
+		t.Fatal("PollError hides its cause from errors.Is")
+	}
+}

@@ -81,7 +81,10 @@ type Instance struct {
 	SelfLink          string
 	Status            string // PROVISIONING, STAGING, RUNNING, STOPPING, TERMINATED, ...
 	CreationTimestamp time.Time
-	NICs              []NIC
+	// LastStartTimestamp is when the instance last started (boot, stop/start,
+	// MIG restart); zero when GCE does not report one.
+	LastStartTimestamp time.Time
+	NICs               []NIC
 	// Metadata holds the instance's metadata items (key → value), e.g. the
 	// drain mark DrainMetadataKey; MetadataFingerprint is what SetMetadata
 	// must quote to change them.

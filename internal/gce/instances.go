@@ -57,6 +57,8 @@ func instanceFromProto(p *computepb.Instance) Instance {
 		SelfLink:          p.GetSelfLink(),
 		Status:            p.GetStatus(),
 		CreationTimestamp: parseTimestamp(p.GetCreationTimestamp()),
+		// computepb's LastStartTimestamp: RFC 3339, set at every start.
+		LastStartTimestamp: parseTimestamp(p.GetLastStartTimestamp()),
 	}
 	in.Metadata, in.MetadataFingerprint = metadataFromProto(p.GetMetadata())
 	for i, nic := range p.GetNetworkInterfaces() {

@@ -163,13 +163,17 @@ func (m *metadataAPI) WatchAttribute(ctx context.Context, key string, fn func(At
 	}
 	for {
 		err := m.watch.SubscribeWithContext(ctx, suffix, func(ctx context.Context, body string, ok bool) error {
-			if wait := watchMinInterval - time.Since(lastAnswer); !lastAnswer.IsZero() && wait > 0 {
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-time.After(wait):
+			// Pace after delivering, before the library asks again: a
+			// change is reported at once, a server that does not hold the
+			// request is read once per watchMinInterval.
+			defer func() {
+				if wait := watchMinInterval - time.Since(lastAnswer); wait > 0 {
+					select {
+					case <-ctx.Done():
+					case <-time.After(wait):
+					}
 				}
-			}
+			}()
 			lastAnswer = time.Now()
 			if !ok {
 				return nil // the directory vanished: subscribe again

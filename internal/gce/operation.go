@@ -40,7 +40,7 @@ func (c *core) wait(ctx context.Context, op *compute.Operation) error {
 			if op.Done() && op.Proto().GetError() != nil && errors.As(err, &gErr) {
 				return operationError(op, gErr.Code)
 			}
-			return fmt.Errorf("poll operation %s: %w", op.Name(), err)
+			return &PollError{Operation: op.Name(), Err: err}
 		}
 		interval = min(interval+interval/2, maxOpPoll)
 	}
@@ -49,6 +49,21 @@ func (c *core) wait(ctx context.Context, op *compute.Operation) error {
 	}
 	return nil
 }
+
+// PollError is a failure to read an operation's state (operations.get),
+// not the operation's own outcome. Classify never reads it as NotFound or
+// AlreadyExists: a 404 from an operation poll says the operation is unknown
+// to that endpoint, not that the route is gone, so a delete whose poll 404s
+// is not a success. It is KindTransient: the next pass sees the truth.
+type PollError struct {
+	Operation string
+	Err       error
+}
+
+func (e *PollError) Error() string { return fmt.Sprintf("poll operation %s: %v", e.Operation, e.Err) }
+
+// Unwrap gives the poll's cause, for logs and errors.Is on context errors.
+func (e *PollError) Unwrap() error { return e.Err }
 
 func operationError(op *compute.Operation, status int) *OperationError {
 	e := &OperationError{Operation: op.Name(), HTTPStatus: status}

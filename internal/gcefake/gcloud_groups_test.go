@@ -2,6 +2,8 @@ package gcefake
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"sort"
 	"testing"
 
@@ -118,6 +120,7 @@ func TestMIGAggregatedListKeysGroupsByScopeAndWarnsForEmptyScopes(t *testing.T) 
 		"zones/us-central1-a: fwd",
 		"zones/us-central1-b:",
 		"zones/us-central1-c: fwdc",
+		"zones/us-central1-f:",
 		"zones/us-east1-b:",
 	}
 	equalLines(t, "one page", scopeSummary(migAggregated(t, c, 0, "")), want)
@@ -130,6 +133,7 @@ func TestMIGAggregatedListKeysGroupsByScopeAndWarnsForEmptyScopes(t *testing.T) 
 		"zones/us-central1-a: fwd",
 		"zones/us-central1-b:",
 		"zones/us-central1-c: fwdc",
+		"zones/us-central1-f:",
 		"zones/us-east1-b:",
 	})
 }
@@ -214,5 +218,41 @@ func TestAutoscalerListsAreEmpty(t *testing.T) {
 		scopes = append(scopes, pair.Key)
 	}
 	sort.Strings(scopes)
-	equalLines(t, "autoscaler scopes", scopes, []string{"regions/us-central1", "zones/us-central1-a", "zones/us-central1-b", "zones/us-central1-c"})
+	equalLines(t, "autoscaler scopes", scopes, baseScopes)
+}
+
+// An empty project's aggregated lists still have items: the base scopes,
+// each with the warning (gcloud fails on a response without items).
+func TestAggregatedListsOfAnEmptyProjectHaveItems(t *testing.T) {
+	_, ts := newFake(t, Options{})
+	for _, kind := range []string{"instances", "instanceGroupManagers", "autoscalers", "operations"} {
+		resp, err := http.Get(ts.URL + "/compute/v1/projects/empty/aggregated/" + kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Items map[string]struct {
+				Warning struct {
+					Code string `json:"code"`
+				} `json:"warning"`
+			} `json:"items"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %v", kind, resp.StatusCode, err)
+		}
+		want := len(baseScopes)
+		if kind == "operations" {
+			want++ // global
+		}
+		if len(body.Items) != want {
+			t.Fatalf("%s: items %v, want the %d base scopes", kind, body.Items, want)
+		}
+		for scope, v := range body.Items {
+			if v.Warning.Code != "NO_RESULTS_ON_PAGE" {
+				t.Fatalf("%s: scope %s without the warning", kind, scope)
+			}
+		}
+	}
 }

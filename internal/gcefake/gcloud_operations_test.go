@@ -64,6 +64,7 @@ func TestOperationListsByScopeAndAggregated(t *testing.T) {
 		"zones/us-central1-a: " + resize.Name(),
 		"zones/us-central1-b:",
 		"zones/us-central1-c:",
+		"zones/us-central1-f:",
 	})
 
 	// Per scope: the global list holds the insert only, the zone's list the

@@ -17,12 +17,18 @@ import (
 // message "There are no results for scope 'S' on this page." and data
 // [{"key":"scope","value":"S"}].
 //
-// GCE lists every zone and region of the public cloud; the fake has no such
-// catalogue and lists the scopes it knows in the project instead: the zones
-// of its instances and groups, their regions, regional groups' regions and
-// the scopes of its operations (plus "global" where the resource has one).
+// GCE lists every zone and region of the public cloud, so its `items` is
+// never empty (and gcloud fails on a response without it). The fake lists
+// baseScopes, the lab's region and its zones, and every other scope it knows
+// in the project: the zones of its instances and groups, their regions,
+// regional groups' regions and the scopes of its operations (plus "global"
+// where the resource has one).
 // includeAllScopes and returnPartialSuccess are accepted and change nothing:
 // every known scope is always included and no scope is ever unreachable.
+
+// baseScopes are listed in every aggregated list: us-central1 and its zones
+// as GCE names them.
+var baseScopes = []string{"regions/us-central1", "zones/us-central1-a", "zones/us-central1-b", "zones/us-central1-c", "zones/us-central1-f"}
 
 // scopeKey is sc's key in an aggregated list's items map.
 func (sc opScope) key() string {
@@ -57,10 +63,13 @@ func opScopeOf(key string) opScope {
 	return sc
 }
 
-// knownScopesLocked returns the zone and region scope keys of project the
-// fake knows, sorted, with "global" first when withGlobal.
+// knownScopesLocked returns baseScopes and the zone and region scope keys
+// of project the fake knows, sorted, with "global" first when withGlobal.
 func (s *Server) knownScopesLocked(project string, withGlobal bool) []string {
 	set := map[string]bool{}
+	for _, k := range baseScopes {
+		set[k] = true
+	}
 	addZone := func(z string) {
 		set["zones/"+z] = true
 		set["regions/"+regionOf(z)] = true
@@ -142,4 +151,18 @@ func optional(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// addEmptyInstanceScopes gives an instances aggregated list page the
+// NO_RESULTS_ON_PAGE entry of every known scope without instances on it,
+// as for the other aggregated lists.
+func (s *Server) addEmptyInstanceScopes(project string, list *computepb.InstanceAggregatedList) {
+	s.mu.Lock()
+	known := s.knownScopesLocked(project, false)
+	s.mu.Unlock()
+	for _, scope := range known {
+		if list.Items[scope] == nil {
+			list.Items[scope] = &computepb.InstancesScopedList{Warning: noResults(scope)}
+		}
+	}
 }

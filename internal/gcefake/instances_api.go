@@ -165,5 +165,6 @@ func (s *Server) handleInstanceAggregatedList(w http.ResponseWriter, r *http.Req
 	if next != "" {
 		list.NextPageToken = proto.String(next)
 	}
+	s.addEmptyInstanceScopes(project, list)
 	writeProto(w, list)
 }

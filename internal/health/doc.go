@@ -8,6 +8,15 @@
 //
 // Verdicts (choices DESIGN.md leaves open):
 //
+//   - Probe evidence (Classify): a 2xx is Ready. "Does not answer" (refused,
+//     reset, timeout) and "answers: I cannot forward" (a 503 while the agent
+//     says it is serving, i.e. its data plane broke; any other status; a
+//     redirect) are both failures. An answer that the agent is coming up
+//     (503 "not ready: starting|announcing") or withdrawing on purpose (503
+//     "not ready: draining|drained") is neither: the verdict becomes
+//     Starting or Draining at once and both counts start over, so a
+//     forwarder still inserting its routes can never be judged dead
+//     (DESIGN.md invariant 6) and a draining one is left to its drain.
 //   - A target starts as Starting: no verdict yet.
 //   - It becomes Healthy after Config.Successes consecutive successes and
 //     Unhealthy after Config.Failures consecutive failures, from any other
@@ -22,15 +31,20 @@
 //     count and any failure the success count.
 //   - Boot grace (DESIGN.md invariant 6) is the reconciler's business, since
 //     only it knows the instance's creation time: the monitor reports
-//     EverSucceeded and the counts, and a target that never answered becomes
+//     EverSucceeded, EverHealthy and the counts, and a target that never answered becomes
 //     Unhealthy after Failures failures like any other.
 //   - A probe is one GET with Config.Timeout and no retry (a retry would
 //     delay detection); any 2xx is a success, anything else (other status,
 //     redirect, refused, timeout) a failure. A probe cut short because the
 //     target was removed or the monitor stopped counts as nothing.
-//   - SetTargets keeps the state of a target whose key and URL are unchanged.
-//     A new URL for a key (the instance got a new nic0 address) starts over
-//     at Starting; a removed target sends no change.
+//   - SetTargets keeps the state of a target whose key, URL and Start are
+//     unchanged. A new URL for a key (the instance got a new nic0 address) or
+//     a new Start (the instance's lastStartTimestamp moved: stop/start,
+//     reboot, MIG restart) starts over at Starting; a removed target sends
+//     no change.
+//   - State.StreakStart is the start of the first failed probe of the
+//     current run of failures, so the reconciler can tell a route created
+//     after the streak began from one the failing forwarder already had.
 //   - Changes() is buffered (ChangeBuffer). If the consumer falls that far
 //     behind, further changes are dropped, counted
 //     (vpclink_probe_changes_dropped_total) and logged; States() is always

@@ -18,6 +18,9 @@ import (
 type Target struct {
 	Key string // stable identity, e.g. instance name and id
 	URL string // e.g. http://<nic0 ip>:9780/readyz
+	// Start is when the target last started (an instance's
+	// lastStartTimestamp): a new Start is a boot, and the target starts over.
+	Start time.Time
 }
 
 // Config sets the probe cadence and the thresholds. Zero fields take the
@@ -52,6 +55,7 @@ type Monitor struct {
 // target is one probed target. url never changes: a new URL is a new target.
 type target struct {
 	key, url string
+	start    time.Time
 	state    State
 	stop     context.CancelFunc // ends this target's probe loop; nil when not running
 }
@@ -85,28 +89,28 @@ func NewMonitor(cfg Config, p Prober, reg prometheus.Registerer, log *zap.Logger
 	return m
 }
 
-// SetTargets replaces the set of targets. A target whose key and URL are
-// unchanged keeps its state and its place in the probe schedule; a new key,
-// or a known key with a new URL, starts at Starting; targets not listed are
-// dropped. Of two entries with the same key the last wins. Safe to call at
-// any time, before or during Run.
+// SetTargets replaces the set of targets. A target whose key, URL and Start
+// are unchanged keeps its state and its place in the probe schedule; a new
+// key, or a known key with a new URL or a new Start (a reboot), starts at
+// Starting; targets not listed are dropped. Of two entries with the same
+// key the last wins. Safe to call at any time, before or during Run.
 func (m *Monitor) SetTargets(ts []Target) {
-	want := make(map[string]string, len(ts))
+	want := make(map[string]Target, len(ts))
 	for _, t := range ts {
-		want[t.Key] = t.URL
+		want[t.Key] = t
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for key, t := range m.targets {
-		if url, ok := want[key]; !ok || url != t.url {
+		if w, ok := want[key]; !ok || w.URL != t.url || !w.Start.Equal(t.start) {
 			m.remove(t)
 		}
 	}
-	for key, url := range want {
+	for key, w := range want {
 		if _, ok := m.targets[key]; ok {
 			continue
 		}
-		t := &target{key: key, url: url}
+		t := &target{key: key, url: w.URL, start: w.Start}
 		m.targets[key] = t
 		m.metrics.targets.WithLabelValues(Starting.String()).Inc()
 		if m.runCtx != nil {
@@ -223,7 +227,7 @@ func (m *Monitor) probeOnce(ctx context.Context, t *target, started time.Time) {
 	if ctx.Err() != nil {
 		return
 	}
-	if err != nil {
+	if ev, _ := Classify(err); ev == Failed {
 		m.metrics.failures.WithLabelValues(failureReason(err)).Inc()
 		m.metrics.duration.WithLabelValues("fail").Observe(took.Seconds())
 	} else {
@@ -247,7 +251,7 @@ func (m *Monitor) probeOnce(ctx context.Context, t *target, started time.Time) {
 		return
 	}
 
-	c := Change{Key: t.key, From: prev, To: next.Verdict, At: started,
+	c := Change{Key: t.key, From: prev, To: next.Verdict, At: started, Decided: time.Now(),
 		Failures: next.ConsecutiveFailures, Successes: next.ConsecutiveSuccesses}
 	if next.Verdict == Unhealthy {
 		c.Err = next.LastError

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -22,10 +23,70 @@ type Prober interface {
 type StatusError struct {
 	URL  string
 	Code int
+	// Phase is the agent's phase when a 503 body reads "not ready: PHASE"
+	// (the agent's /readyz), else empty.
+	Phase string
 }
 
 func (e *StatusError) Error() string {
-	return fmt.Sprintf("GET %s: status %d %s", e.URL, e.Code, http.StatusText(e.Code))
+	s := fmt.Sprintf("GET %s: status %d %s", e.URL, e.Code, http.StatusText(e.Code))
+	if e.Phase != "" {
+		s += ": agent is " + e.Phase
+	}
+	return s
+}
+
+// Evidence is what one probe result says about a forwarder.
+type Evidence int
+
+// Probe evidence. "Does not answer" and "answers: I cannot forward" are both
+// Failed; an answer that the agent is on its way in or out is no failure.
+const (
+	// Ready: any 2xx. The agent's data plane is ready and its routes announced.
+	Ready Evidence = iota
+	// ComingUp: 503 "not ready: starting" or "not ready: announcing". The
+	// agent runs and is still converging its data plane or inserting its
+	// routes; it is Starting (invariant 6), neither failing nor healthy.
+	ComingUp
+	// Withdrawing: 503 "not ready: draining" or "not ready: drained". The
+	// agent is withdrawing its routes on purpose (invariant 4) while it still
+	// forwards; pruning or restoring them would only fight it.
+	Withdrawing
+	// Failed: no answer (refused, reset, timeout), or an answer that the
+	// forwarder cannot forward (503 while serving: its data plane broke;
+	// any other status or a redirect).
+	Failed
+)
+
+// Classify returns the evidence of a probe result and, for answers that
+// name one, the agent's phase.
+func Classify(err error) (Evidence, string) {
+	if err == nil {
+		return Ready, ""
+	}
+	var se *StatusError
+	if errors.As(err, &se) && se.Code == http.StatusServiceUnavailable {
+		switch se.Phase {
+		case "starting", "announcing":
+			return ComingUp, se.Phase
+		case "draining", "drained":
+			return Withdrawing, se.Phase
+		}
+	}
+	return Failed, ""
+}
+
+// notReadyPrefix starts the agent's 503 /readyz body: "not ready: PHASE".
+const notReadyPrefix = "not ready: "
+
+// phaseOf reads PHASE from a /readyz body, or "".
+func phaseOf(body []byte) string {
+	s := strings.TrimSpace(string(body))
+	phase, ok := strings.CutPrefix(s, notReadyPrefix)
+	if !ok || strings.ContainsAny(phase, " \n") {
+		return ""
+	}
+	return phase
 }
 
 // Idle keep-alive connections kept for probing: one per forwarder, so that a
@@ -74,10 +135,15 @@ func (p *httpProber) Probe(ctx context.Context, url string) error {
 	if err != nil {
 		return err // *url.Error: names method and URL already
 	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxProbeBody))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxProbeBody))
 	_ = resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return &StatusError{URL: url, Code: resp.StatusCode}
+		se := &StatusError{URL: url, Code: resp.StatusCode}
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			se.Phase = phaseOf(body)
+		}
+		return se
 	}
 	return nil
 }

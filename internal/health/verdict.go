@@ -10,9 +10,10 @@ import (
 type Verdict int
 
 const (
-	Starting  Verdict = iota // no verdict yet: fewer than the threshold of either kind
+	Starting  Verdict = iota // no verdict yet, or the agent answers that it is coming up
 	Healthy                  // Successes consecutive successes, and not Failures failures since
 	Unhealthy                // Failures consecutive failures, and not Successes successes since
+	Draining                 // the agent answers that it is withdrawing its routes on purpose
 )
 
 func (v Verdict) String() string {
@@ -23,6 +24,8 @@ func (v Verdict) String() string {
 		return "healthy"
 	case Unhealthy:
 		return "unhealthy"
+	case Draining:
+		return "draining"
 	}
 	return "verdict(" + strconv.Itoa(int(v)) + ")"
 }
@@ -32,7 +35,7 @@ func (v Verdict) MarshalText() ([]byte, error) { return []byte(v.String()), nil 
 
 // UnmarshalText reads what MarshalText wrote, so a State survives JSON.
 func (v *Verdict) UnmarshalText(b []byte) error {
-	for _, c := range []Verdict{Starting, Healthy, Unhealthy} {
+	for _, c := range []Verdict{Starting, Healthy, Unhealthy, Draining} {
 		if string(b) == c.String() {
 			*v = c
 			return nil
@@ -52,6 +55,12 @@ type State struct {
 	LastFailure          time.Time // zero until the first failure
 	LastChange           time.Time // when Verdict last changed; zero while still Starting
 	LastError            string    // the last failure's error, kept after later successes
+	// StreakStart is when the current run of failures began (its first
+	// failed probe's start); zero when the latest probe did not fail.
+	StreakStart time.Time
+	// Phase is the agent's phase from its latest not-ready answer
+	// ("announcing", "draining", ...); empty after any other result.
+	Phase string
 }
 
 // Change is one verdict change of one target.
@@ -62,23 +71,42 @@ type Change struct {
 	Err      string // the failure that made it Unhealthy; empty otherwise
 	// Failures and Successes are the consecutive counts at the change.
 	Failures, Successes int
+	// Decided is when the monitor recorded the change: the deciding probe's
+	// end, where At is its start.
+	Decided time.Time
 }
 
 // observe returns the state after one probe result at time at, and whether
 // the verdict changed. It is the whole verdict logic, kept pure so that a
-// table test can state it.
+// table test can state it. What a result means is Classify's (prober.go).
 func (s State) observe(probeErr error, at time.Time, failures, successes int) (State, bool) {
 	prev := s.Verdict
-	if probeErr == nil {
+	s.Phase = ""
+	switch ev, phase := Classify(probeErr); ev {
+	case Ready:
 		s.ConsecutiveSuccesses++
 		s.ConsecutiveFailures = 0
+		s.StreakStart = time.Time{}
 		s.EverSucceeded = true
 		s.LastSuccess = at
 		if s.ConsecutiveSuccesses >= successes {
 			s.Verdict = Healthy
 			s.EverHealthy = true
 		}
-	} else {
+	case ComingUp, Withdrawing:
+		// An answer, and a reason not to route through it that is no
+		// failure: no verdict on its forwarding, at once.
+		s.ConsecutiveSuccesses, s.ConsecutiveFailures = 0, 0
+		s.StreakStart = time.Time{}
+		s.Phase = phase
+		s.Verdict = Starting
+		if ev == Withdrawing {
+			s.Verdict = Draining
+		}
+	default:
+		if s.ConsecutiveFailures == 0 {
+			s.StreakStart = at
+		}
 		s.ConsecutiveFailures++
 		s.ConsecutiveSuccesses = 0
 		s.LastFailure = at

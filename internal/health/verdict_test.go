@@ -62,7 +62,7 @@ func TestObserve(t *testing.T) {
 }
 
 func TestVerdictString(t *testing.T) {
-	for v, want := range map[Verdict]string{Starting: "starting", Healthy: "healthy", Unhealthy: "unhealthy", 7: "verdict(7)"} {
+	for v, want := range map[Verdict]string{Starting: "starting", Healthy: "healthy", Unhealthy: "unhealthy", Draining: "draining", 7: "verdict(7)"} {
 		if v.String() != want {
 			t.Errorf("%d: %q, want %q", int(v), v.String(), want)
 		}

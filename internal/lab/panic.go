@@ -95,6 +95,41 @@ func withAPIFaults(_ context.Context, e *env, r *run) func() {
 	}
 }
 
+// withWritesSpent spends the project's write budget just before the panic,
+// as a busy project (another tool, a rollout, a burst of inserts) does: from
+// then on every write call fails with 403 rateLimitExceeded until the next
+// minute boundary, when GCE refills the quota. The panic is timed to leave
+// 15–45 s of the window, so that the wait dominates detection; the floor
+// counts the wait instead of the detection time.
+func withWritesSpent(ctx context.Context, e *env, r *run) error {
+	next := time.Now().Truncate(time.Minute).Add(time.Minute)
+	wait := time.Duration(0)
+	switch left := time.Until(next); {
+	case left < 15*time.Second:
+		wait = left + 15*time.Second
+	case left > 45*time.Second:
+		wait = left - 45*time.Second
+	}
+	if wait > 0 {
+		e.printf("%s: waiting %s so that the write window has 15–45 s left at the panic", r.sc.name, wait.Round(time.Second))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+	e.fake.SetRateLimit(Project, readsPerMinute, writesPerMinute)
+	e.fake.SpendWriteBudget(Project)
+	r.writesBlockedUntil = time.Now().Truncate(time.Minute).Add(time.Minute)
+	r.mark(e, "write budget spent (until %s)", r.writesBlockedUntil.UTC().Format("15:04:05"))
+	return nil
+}
+
+// liftRateLimit removes the project's budgets when the scenario ends.
+func liftRateLimit(_ context.Context, e *env, _ *run) func() {
+	return func() { e.fake.SetRateLimit(Project, 0, 0) }
+}
+
 // withReconcilerRestart kills the reconciler a second into detection and
 // starts it again a second later: it must finish the job from API state
 // and fresh probes alone.

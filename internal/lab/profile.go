@@ -151,8 +151,11 @@ func autoHealingModel() *AutoHealingModel {
 	}
 }
 
-// writesPerMinute is the write budget panic-rate-limited spends: GCE's
-// default per-project rate quota for mutating calls, 1,500 per minute,
-// counted in windows synchronized to the minute (Compute Engine rate quotas,
-// cloud.google.com/compute/api-quota).
-const writesPerMinute = 1500
+// The budgets panic-rate-limited sets before it spends the writes: GCE's
+// default per-project rate quotas, 1,500 mutating calls and 1,500 reads per
+// minute, counted in windows synchronized to the minute (Compute Engine rate
+// quotas, cloud.google.com/compute/api-quota).
+const (
+	writesPerMinute = 1500
+	readsPerMinute  = 1500
+)

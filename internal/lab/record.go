@@ -63,17 +63,16 @@ func (e *env) healthyPruned(r *run, rec record) int {
 	return n
 }
 
-// routeLabel names an owned route for people: its instance (every
-// incarnation the lab ran) and network; "" for a route vpclink does not own.
+// routeLabel names an owned route for people: its instance with the last
+// digits of the incarnation's id (a recreate keeps the name) and its
+// network; "" for a route vpclink does not own.
 func (e *env) routeLabel(route string) string {
 	p, err := naming.ParseName(RoutePrefix, route)
 	if err != nil {
 		return ""
 	}
-	name := e.fwd.NameOf(uint64(p.InstanceID))
-	if name == "" {
-		name = p.InstanceID.String()
-	}
+	id := p.InstanceID.String()
+	name := e.fwd.NameOf(uint64(p.InstanceID)) + " …" + id[max(0, len(id)-4):]
 	for _, n := range []struct{ network, dest string }{{NetworkA, VPCBRange}, {NetworkB, VPCARange}} {
 		if naming.RouteName(RoutePrefix, p.InstanceID, Project, n.network, n.dest) == route {
 			return name + " " + n.network

@@ -56,6 +56,7 @@ var scenarios = []scenario{
 	{name: "nic1-flap", initial: configured, final: configured, limits: flapLimits, act: nic1Flap},
 	{name: "panic-api-faults", initial: configured, final: configured, starts: true, limits: panicLimits, act: panicCarrier(panicPlan{during: withAPIFaults})},
 	{name: "reconciler-restart", initial: configured, final: configured, starts: true, pastBootGrace: true, limits: panicLimits, act: panicCarrier(panicPlan{during: withReconcilerRestart})},
+	{name: "panic-rate-limited", initial: configured, final: configured, starts: true, limits: panicLimits, act: panicCarrier(panicPlan{before: withWritesSpent, during: liftRateLimit})},
 }
 
 // ScenarioNames lists the scenarios in the order the lab runs them.

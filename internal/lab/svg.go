@@ -110,20 +110,21 @@ func (tl Timeline) SVG() string {
 		laneTop := y
 		body(`<text x="12" y="%.0f">%s</text>`, laneTop+14, lane.name)
 		body(`<line x1="%d" y1="%.0f" x2="%.0f" y2="%.0f" stroke="#ddd"/>`, svgLeft, laneTop+svgEventH-6, svgLeft+plotW, laneTop+svgEventH-6)
-		k := 0
+		var rows labelRows
 		for _, ev := range tl.Events {
 			if ev.Kind != lane.kind || ev.At.Before(tl.Start) || ev.At.After(tl.End) {
 				continue
 			}
 			ex := x(ev.At)
-			ly := laneTop + 11 + float64(k%3)*12
-			k++
-			body(`<path d="M%.1f,%.0f l-4,-7 h8 z" fill="%s"/>`, ex, laneTop+svgEventH-6, lane.colour)
-			anchor := "start"
-			if ex > svgLeft+plotW-160 {
-				anchor = "end"
+			text := seconds(ev.At.Sub(tl.Start)) + " " + ev.Label
+			w := textWidth(text)
+			anchor, from := "start", ex
+			if ex+w > svgLeft+plotW {
+				anchor, from = "end", ex-w
 			}
-			body(`<text x="%.1f" y="%.0f" fill="%s" text-anchor="%s">%s %s</text>`, ex, ly, lane.colour, anchor, seconds(ev.At.Sub(tl.Start)), esc(ev.Label))
+			ly := laneTop + 11 + float64(rows.place(from, from+w))*12
+			body(`<path d="M%.1f,%.0f l-4,-7 h8 z" fill="%s"/>`, ex, laneTop+svgEventH-6, lane.colour)
+			body(`<text x="%.1f" y="%.0f" fill="%s" text-anchor="%s">%s</text>`, ex, ly, lane.colour, anchor, esc(text))
 		}
 		y = laneTop + svgEventH + 4
 	}
@@ -206,7 +207,7 @@ func (tl Timeline) SVG() string {
 	lx := 12.0
 	for _, l := range legend {
 		body(`<g transform="translate(%.0f,%.0f)">%s<text x="14" y="9">%s</text></g>`, lx, y-9, l.shape, esc(l.text))
-		lx += 24 + 6.2*float64(len([]rune(l.text)))
+		lx += 24 + textWidth(l.text)
 	}
 	height := y + 12
 
@@ -217,6 +218,30 @@ func (tl Timeline) SVG() string {
 	out.WriteString("</svg>\n")
 	return out.String()
 }
+
+// labelRows places event labels on three rows, each label on the first row
+// where it does not overlap the one before it.
+type labelRows [3]float64 // right end of the last label on each row
+
+// place returns the row for a label spanning [from, to] and takes it; when
+// every row is taken there, the row that frees up first.
+func (r *labelRows) place(from, to float64) int {
+	best := 0
+	for i := range r {
+		if r[i] == 0 || r[i]+4 <= from {
+			r[i] = to
+			return i
+		}
+		if r[i] < r[best] {
+			best = i
+		}
+	}
+	r[best] = to
+	return best
+}
+
+// textWidth estimates the width of text at the picture's font size.
+func textWidth(s string) float64 { return 6.2 * float64(len([]rune(s))) }
 
 // tickStep picks an axis step giving at most about 15 ticks.
 func tickStep(span time.Duration) time.Duration {

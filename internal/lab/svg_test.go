@@ -2,6 +2,7 @@ package lab
 
 import (
 	"encoding/xml"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -93,5 +94,15 @@ func TestTimelineSVG(t *testing.T) {
 		if !strings.Contains(svg, want) {
 			t.Errorf("picture lacks %q", want)
 		}
+	}
+}
+
+// Event labels that would overlap go to different rows; one that clears the
+// last label on the first row goes back there.
+func TestLabelRows(t *testing.T) {
+	var r labelRows
+	got := []int{r.place(0, 100), r.place(50, 150), r.place(90, 200), r.place(120, 180), r.place(300, 400)}
+	if fmt.Sprint(got) != "[0 1 2 0 0]" {
+		t.Errorf("rows %v, want [0 1 2 0 0]", got)
 	}
 }

@@ -59,7 +59,7 @@ func BenchmarkPass1000x10(b *testing.B) {
 	cfg := config.Reconciler{
 		Project: testProject, RoutePrefix: testPrefix,
 		Groups: []config.Group{{Name: testGroup, Zone: testZone}},
-		Allow:  []config.Allow{{Network: "vpc-a", DestRanges: []string{"10.19.0.0/16"}, Priority: config.PriorityRange{Min: 0, Max: 65535}}},
+		Allow:  []config.Allow{{Network: "vpc-a", DestRanges: []string{"10.19.0.0/16"}, Priority: config.PriorityRange{Min: 0, Max: 65535}, PrefixLength: &config.LengthRange{Min: 16, Max: 24}}},
 		Probe: config.Probe{Path: "/readyz", Interval: config.Duration{Duration: time.Second},
 			Timeout: config.Duration{Duration: 800 * time.Millisecond}, Failures: 3, Successes: 2},
 		MinHealthyFraction: &half, BootGrace: config.Duration{Duration: time.Second},

@@ -44,22 +44,35 @@ const (
 	agentReady int32 = iota
 	agentUnready
 	agentHung
+	agentAnnouncing // answers 503 "not ready: announcing", as the agent does while it inserts
+	agentDraining   // answers 503 "not ready: draining"
 )
 
 type fakeAgent struct {
 	inst gce.Instance
-	mode atomic.Int32
-	srv  *httptest.Server
+	// routeProject is where its routes live: the instance's project, or a
+	// Shared VPC host project.
+	routeProject string
+	mode         atomic.Int32
+	srv          *httptest.Server
+}
+
+// project is the instance's project, from its URL.
+func (a *fakeAgent) project() string {
+	if p, _, ok := strings.Cut(strings.TrimPrefix(a.inst.SelfLink[strings.Index(a.inst.SelfLink, "projects/"):], "projects/"), "/"); ok {
+		return p
+	}
+	return testProject
 }
 
 func (a *fakeAgent) status() agentapi.Status {
 	st := agentapi.Status{
-		Instance: agentapi.Instance{Name: a.inst.Name, ID: instanceid.ID(a.inst.ID), Zone: a.inst.Zone, Project: testProject},
+		Instance: agentapi.Instance{Name: a.inst.Name, ID: instanceid.ID(a.inst.ID), Zone: a.inst.Zone, Project: a.project()},
 		Ready:    a.mode.Load() == agentReady, Phase: "serving",
 	}
 	for _, r := range wantedRanges {
 		st.Routes = append(st.Routes, agentapi.Route{
-			Name: naming.RouteName(testPrefix, a.inst.ID, testProject, "vpc-a", r), Project: testProject,
+			Name: naming.RouteName(testPrefix, a.inst.ID, a.routeProject, "vpc-a", r), Project: a.routeProject,
 			Network: "vpc-a", DestRange: r, Priority: 900, NextHop: a.inst.SelfLink,
 		})
 	}
@@ -74,7 +87,14 @@ func (a *fakeAgent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.URL.Path {
 	case "/readyz":
-		if mode != agentReady {
+		switch mode {
+		case agentAnnouncing:
+			http.Error(w, "not ready: announcing", http.StatusServiceUnavailable)
+			return
+		case agentDraining:
+			http.Error(w, "not ready: draining", http.StatusServiceUnavailable)
+			return
+		case agentUnready:
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
 		}
@@ -92,6 +112,8 @@ type harness struct {
 	api     API
 	clients *gce.Clients
 	cfg     config.Reconciler
+	// routeProject is where agents' routes live (default testProject).
+	routeProject string
 
 	mu     sync.Mutex
 	agents map[instanceid.ID]*fakeAgent // by instance id
@@ -99,9 +121,18 @@ type harness struct {
 
 func newHarness(t *testing.T, size int) *harness {
 	t.Helper()
+	return newHarnessWith(t, gcefake.GroupSpec{
+		Project: testProject, Name: testGroup, Zone: testZone, TargetSize: size,
+		NICs: []gcefake.NICSpec{{Network: "vpc-a", Subnet: "10.0.0.0/16"}, {Network: "vpc-b", Subnet: "10.100.0.0/16"}},
+	})
+}
+
+// newHarnessWith is newHarness with the given groups.
+func newHarnessWith(t *testing.T, groups ...gcefake.GroupSpec) *harness {
+	t.Helper()
 	fake := gcefake.New(gcefake.Options{OpLatency: gcefake.Fixed(20 * time.Millisecond)})
 	srv := httptest.NewServer(fake)
-	h := &harness{t: t, fake: fake, agents: map[instanceid.ID]*fakeAgent{}}
+	h := &harness{t: t, fake: fake, agents: map[instanceid.ID]*fakeAgent{}, routeProject: testProject}
 	t.Cleanup(func() {
 		srv.Close()
 		fake.Close()
@@ -122,13 +153,14 @@ func newHarness(t *testing.T, size int) *harness {
 	t.Cleanup(func() { _ = clients.Close() })
 	h.clients = clients
 	h.api = API{Routes: clients.Routes, Instances: clients.Instances, Groups: clients.Groups}
-	if err := fake.CreateGroup(gcefake.GroupSpec{
-		Project: testProject, Name: testGroup, Zone: testZone, TargetSize: size,
-		NICs: []gcefake.NICSpec{{Network: "vpc-a", Subnet: "10.0.0.0/16"}, {Network: "vpc-b", Subnet: "10.100.0.0/16"}},
-	}); err != nil {
-		t.Fatalf("create group: %v", err)
+	size := 0
+	for _, g := range groups {
+		if err := fake.CreateGroup(g); err != nil {
+			t.Fatalf("create group: %v", err)
+		}
+		size += g.TargetSize
 	}
-	h.waitFor("group running", 5*time.Second, func() bool {
+	h.waitFor("groups running", 5*time.Second, func() bool {
 		n := 0
 		for _, in := range fake.Instances() {
 			if in.Status == gcefake.StatusRunning {
@@ -142,7 +174,7 @@ func newHarness(t *testing.T, size int) *harness {
 		Project: testProject, RoutePrefix: testPrefix,
 		Groups: []config.Group{{Name: testGroup, Zone: testZone}},
 		Allow: []config.Allow{{Network: "vpc-a", DestRanges: []string{"10.19.0.0/16"},
-			Priority: config.PriorityRange{Min: 100, Max: 1000}}},
+			Priority: config.PriorityRange{Min: 100, Max: 1000}, PrefixLength: &config.LengthRange{Min: 16, Max: 24}}},
 		Probe: config.Probe{Path: "/readyz", Interval: config.Duration{Duration: 50 * time.Millisecond},
 			Timeout: config.Duration{Duration: 40 * time.Millisecond}, Failures: 3, Successes: 2},
 		MinHealthyFraction: &half,
@@ -159,7 +191,7 @@ func (h *harness) agent(inst gce.Instance) *fakeAgent {
 	defer h.mu.Unlock()
 	a := h.agents[inst.ID]
 	if a == nil {
-		a = &fakeAgent{inst: inst}
+		a = &fakeAgent{inst: inst, routeProject: h.routeProject}
 		a.srv = httptest.NewServer(a)
 		h.agents[inst.ID] = a
 	}
@@ -195,13 +227,14 @@ func (h *harness) allInstances() []gce.Instance {
 	h.t.Helper()
 	zones := map[string]bool{}
 	for _, in := range h.fake.Instances() {
-		zones[in.Zone] = true
+		zones[in.Project+"/"+in.Zone] = true
 	}
 	var out []gce.Instance
-	for _, z := range sortedSet(zones) {
-		insts, err := h.api.Instances.List(context.Background(), testProject, z)
+	for _, pz := range sortedSet(zones) {
+		project, z, _ := strings.Cut(pz, "/")
+		insts, err := h.api.Instances.List(context.Background(), project, z)
 		if err != nil {
-			h.t.Fatalf("list instances of %s: %v", z, err)
+			h.t.Fatalf("list instances of %s: %v", pz, err)
 		}
 		out = append(out, insts...)
 	}
@@ -212,11 +245,24 @@ func (h *harness) allInstances() []gce.Instance {
 func (h *harness) announce() {
 	h.t.Helper()
 	for _, inst := range h.allInstances() {
-		for _, r := range h.agent(inst).status().Routes {
+		h.announceOf(inst, false)
+	}
+}
+
+// announceOf inserts what inst's agent wants, with project= in the marker
+// (withProject) or as older agents wrote it.
+func (h *harness) announceOf(inst gce.Instance, withProject bool) {
+	h.t.Helper()
+	{
+		a := h.agent(inst)
+		m := naming.Marker{Instance: inst.Name, Zone: inst.Zone, Group: h.groupOf(inst), Agent: "test"}
+		if withProject {
+			m.Project = a.project()
+		}
+		for _, r := range a.status().Routes {
 			err := h.api.Routes.Insert(context.Background(), gce.Route{
-				Name: r.Name, Project: testProject, Network: r.Network, DestRange: r.DestRange, Priority: r.Priority,
-				NextHopInstance: inst.SelfLink,
-				Description:     naming.Marker{Instance: inst.Name, Zone: inst.Zone, Group: h.groupOf(inst), Agent: "test"}.Description(),
+				Name: r.Name, Project: r.Project, Network: r.Network, DestRange: r.DestRange, Priority: r.Priority,
+				NextHopInstance: inst.SelfLink, Description: m.Description(),
 			})
 			if err != nil {
 				h.t.Fatalf("announce %s: %v", r.Name, err)
@@ -257,7 +303,7 @@ func (h *harness) insertForeignRoutes(target gce.Instance) []string {
 // routeNames returns the names of the live routes in the fake.
 func (h *harness) routeNames() map[string]bool {
 	out := map[string]bool{}
-	for _, r := range h.fake.Routes(testProject) {
+	for _, r := range h.fake.Routes(h.routeProject) {
 		out[r.GetName()] = true
 	}
 	return out
@@ -266,7 +312,7 @@ func (h *harness) routeNames() map[string]bool {
 // routesOf returns the live owned routes (name and marker) of instance id.
 func (h *harness) routesOf(id instanceid.ID) []string {
 	var out []string
-	for _, r := range h.fake.Routes(testProject) {
+	for _, r := range h.fake.Routes(h.routeProject) {
 		name := r.GetName()
 		if naming.IsOwned(testPrefix, name, r.GetDescription()) && strings.HasPrefix(name, testPrefix+"-"+id.String()+"-") {
 			out = append(out, name)
@@ -293,6 +339,7 @@ func (h *harness) start(name string) (*Reconciler, *prometheus.Registry) {
 	r, err := New(Options{
 		Config: h.cfg, API: h.api, ForwarderURL: h.forwarderURL, Registerer: reg,
 		Log: logging.NewTo(testWriter{h.t, name}, -1), Writer: "test-" + name, CallTimeout: 5 * time.Second,
+		RateLimitRetry: 50 * time.Millisecond,
 	})
 	if err != nil {
 		h.t.Fatalf("new reconciler: %v", err)

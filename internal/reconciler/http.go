@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -42,7 +43,7 @@ type ActionDoc struct {
 	Evidence string `json:"evidence"`
 	Reason   string `json:"reason"`
 	After    string `json:"after,omitempty"`
-	Result   string `json:"result"` // ok, error, skipped
+	Result   string `json:"result"` // ok, error, skipped, issued (still running), inflight (issued earlier)
 	Error    string `json:"error,omitempty"`
 }
 
@@ -98,6 +99,10 @@ func StatusDocument(rep Report) StatusDoc {
 		a := ActionDoc{Op: string(o.Action.Op), Route: o.Action.Route.Name, Instance: o.Action.Instance,
 			Evidence: string(o.Action.Evidence), Reason: o.Action.Reason, After: o.Action.After, Result: "ok"}
 		switch {
+		case o.InFlight:
+			a.Result = "inflight"
+		case o.Pending:
+			a.Result = "issued"
 		case o.Skipped:
 			a.Result = "skipped"
 		case o.Err != nil:
@@ -123,12 +128,33 @@ func (r *Reconciler) Handler(gatherer prometheus.Gatherer) http.Handler {
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
+		if age, ok := r.passAge(time.Now()); !ok {
+			http.Error(w, fmt.Sprintf("no pass has read every group for %s (healthz.failAfter %s)",
+				age.Round(time.Second), r.cfg.Healthz.FailAfter.Duration), http.StatusServiceUnavailable)
+			return
+		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	if gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	}
 	return mux
+}
+
+// passAge returns how long ago the last pass that read every group read
+// (since start when none has), and whether that is within
+// healthz.failAfter. A reconciler that cannot read fails its health check,
+// so that its MIG recreates it.
+func (r *Reconciler) passAge(now time.Time) (time.Duration, bool) {
+	r.mu.Lock()
+	last := r.lastOK
+	if last.IsZero() {
+		last = r.started
+	}
+	r.mu.Unlock()
+	age := now.Sub(last)
+	limit := r.cfg.Healthz.FailAfter.Duration
+	return age, limit <= 0 || age <= limit
 }
 
 // allDecided reports whether every one of want targets has left Starting.

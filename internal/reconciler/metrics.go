@@ -6,20 +6,26 @@ import (
 	"github.com/vpclink/vpclink/internal/routeplan"
 )
 
+var forwarderStates = []routeplan.State{routeplan.StateHealthy, routeplan.StateUnhealthy, routeplan.StateStarting,
+	routeplan.StateDraining, routeplan.StateDown}
+
 type metrics struct {
-	forwarders       *prometheus.GaugeVec
-	ownedRoutes      *prometheus.GaugeVec
-	operations       *prometheus.CounterVec
-	passDuration     prometheus.Histogram
-	passErrors       prometheus.Counter
-	failStatic       prometheus.Gauge
-	detectionToPrune prometheus.Histogram
+	forwarders        *prometheus.GaugeVec
+	ownedRoutes       *prometheus.GaugeVec
+	operations        *prometheus.CounterVec
+	passDuration      prometheus.Histogram
+	passErrors        prometheus.Counter
+	failStatic        prometheus.Gauge
+	detectionToPrune  prometheus.Histogram
+	detectionToIssued prometheus.Histogram
+	lastSuccess       prometheus.Gauge
+	restoresCapped    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		forwarders: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "vpclink_forwarders", Help: "Forwarders of the configured groups by state (healthy, unhealthy, starting, down).",
+			Name: "vpclink_forwarders", Help: "Forwarders of the configured groups by state (healthy, unhealthy, starting, draining, down).",
 		}, []string{"state"}),
 		ownedRoutes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "vpclink_owned_routes", Help: "Owned routes in scope by state (active, held by fail static, pruning).",
@@ -32,7 +38,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
 		}),
 		passErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "vpclink_reconcile_errors_total", Help: "Reconcile passes that could not read the API (retried next round).",
+			Name: "vpclink_reconcile_errors_total", Help: "Reconcile passes, and groups within a pass, whose API reads failed (retried next round).",
 		}),
 		failStatic: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "vpclink_fail_static", Help: "1 while too few forwarders are healthy for probe evidence to prune.",
@@ -42,11 +48,25 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "From the failed probe that started a streak to the DONE delete of the forwarder's route.",
 			Buckets: []float64{0.25, 0.5, 1, 2, 3, 4, 5, 7.5, 10, 15, 20, 30, 60, 120},
 		}),
+		detectionToIssued: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "vpclink_detection_to_delete_issued_seconds",
+			Help:    "From the verdict that a forwarder is Unhealthy to the delete call for one of its routes: what the reconciler adds before GCE starts working.",
+			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
+		}),
+		restoresCapped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vpclink_restores_capped_total",
+			Help: "Restores a pass left for later passes because of restore.maxPerForwarder or restore.maxPerPass.",
+		}),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "vpclink_reconciler_last_success_timestamp_seconds",
+			Help: "Unix time of the end of the last reconcile pass that read every group; 0 until one has.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.forwarders, m.ownedRoutes, m.operations, m.passDuration, m.passErrors, m.failStatic, m.detectionToPrune)
+		reg.MustRegister(m.forwarders, m.ownedRoutes, m.operations, m.passDuration, m.passErrors, m.failStatic,
+			m.detectionToPrune, m.detectionToIssued, m.lastSuccess, m.restoresCapped)
 	}
-	for _, s := range []routeplan.State{routeplan.StateHealthy, routeplan.StateUnhealthy, routeplan.StateStarting, routeplan.StateDown} {
+	for _, s := range forwarderStates {
 		m.forwarders.WithLabelValues(string(s))
 	}
 	for _, op := range []routeplan.Op{routeplan.OpInsert, routeplan.OpDelete} {
@@ -62,7 +82,7 @@ func (m *metrics) observePlan(p routeplan.Decision) {
 	for _, f := range p.Forwarders {
 		counts[f.State]++
 	}
-	for _, s := range []routeplan.State{routeplan.StateHealthy, routeplan.StateUnhealthy, routeplan.StateStarting, routeplan.StateDown} {
+	for _, s := range forwarderStates {
 		m.forwarders.WithLabelValues(string(s)).Set(float64(counts[s]))
 	}
 	for _, s := range []routeplan.RouteState{routeplan.RouteActive, routeplan.RouteHeld, routeplan.RoutePruning} {

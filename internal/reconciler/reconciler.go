@@ -4,33 +4,42 @@
 // few look healthy (DESIGN.md invariants 1, 3, 5–8). The decisions are
 // internal/routeplan's; this package gathers their inputs and applies them.
 //
-// Choices DESIGN.md leaves open, recorded here:
+// Choices DESIGN.md leaves open, recorded here (flights.go records how
+// route operations run):
 //
 //   - A pass reads with list calls only (see Gather) and aborts on any read
 //     error: no action is taken on a partial picture. It is retried at the
 //     next tick or verdict change.
-//   - Passes run one at a time. A verdict change triggers a pass at once;
-//     triggers that arrive during a pass coalesce into one more pass. A full
-//     pass also runs every config interval.
+//   - Passes run one at a time, and none waits for the route operations it
+//     issued. A verdict change triggers a pass; triggers that arrive during a
+//     pass coalesce into one more pass. A full pass also runs every config
+//     interval.
+//   - A verdict change to Unhealthy is acted on at once, before that pass:
+//     the decision is computed again on the last snapshot the API gave and
+//     the monitor's current states, and its probe prunes are issued. A
+//     snapshot a few seconds old is safe for a delete, since route names
+//     carry the instance id, and it spares the prune the reads: prunes of
+//     routes already judged go on while reads are slow or failing.
+//   - A pass issues its deletes before it reads any /status: restores need
+//     fresh /status answers, prunes need none.
 //   - Probe targets are keyed by instance id, so a recreated VM (same name,
-//     same address, new id) starts over at Starting.
+//     same address, new id) starts over at Starting, and carry the
+//     instance's lastStartTimestamp, so a restarted one does too.
 //   - /status of a Healthy forwarder is read when the pass has none cached
 //     (first time Healthy, after a verdict change, after StatusTTL), and again
 //     right before the pass inserts anything for it: a restore is always
 //     decided on a fresh answer, so a forwarder that began draining a moment
 //     ago is not given its routes back from a stale copy.
-//   - Prunes never wait for restores: inserts and deletes run in one wave,
-//     except the delete of a stale incarnation's route that routeplan
-//     ordered after the new incarnation's insert.
-//   - detection-to-prune is measured from the first failed probe of the
-//     streak, taken as LastFailure - (ConsecutiveFailures-1) × probe
-//     interval (the monitor keeps only the latest failure time), to the
-//     delete's DONE.
+//   - vpclink_detection_to_prune_seconds is measured from the first failed
+//     probe of the streak (the monitor's StreakStart) to the delete's DONE;
+//     vpclink_detection_to_delete_issued_seconds from the verdict change to
+//     Unhealthy to the delete call.
 package reconciler
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -40,7 +49,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
-	"github.com/vpclink/vpclink/internal/agentapi"
 	"github.com/vpclink/vpclink/internal/config"
 	"github.com/vpclink/vpclink/internal/gce"
 	"github.com/vpclink/vpclink/internal/health"
@@ -61,6 +69,7 @@ type Options struct {
 	// Prober makes the probes; default health.NewHTTPProber(probe.timeout).
 	Prober health.Prober
 	// HTTPClient reads agents' /status; default a client without proxy.
+	// Redirects are never followed, whatever its CheckRedirect.
 	HTTPClient *http.Client
 	// Registerer receives the reconciler's and the monitor's metrics; nil
 	// registers nothing.
@@ -68,8 +77,14 @@ type Options struct {
 	Log        *zap.Logger
 	// Writer is the agent= value of restored routes' markers.
 	Writer string
-	// Concurrency caps route operations and /status reads in flight (8).
+	// Concurrency caps inserts and /status reads in flight (8).
 	Concurrency int
+	// DeleteConcurrency caps deletes in flight (1024): a prune must not wait
+	// for a slot, and a delete costs the reconciler one goroutine.
+	DeleteConcurrency int
+	// RateLimitRetry is the mean pause between attempts of a delete that a
+	// rate limit refused (1s, jittered by half).
+	RateLimitRetry time.Duration
 	// CallTimeout bounds each route operation, its wait for DONE included (60s).
 	CallTimeout time.Duration
 	// StatusTimeout bounds each /status read (default probe timeout).
@@ -89,11 +104,19 @@ type Reconciler struct {
 	metrics *metrics
 	cache   *statusCache
 
+	flights *flights
+
 	passMu     sync.Mutex // one pass at a time; guards failStatic
 	failStatic routeplan.FailStatic
 
-	mu   sync.Mutex
-	last Report
+	mu         sync.Mutex
+	last       Report
+	snap       Snapshot // the last successful read, for prunes between passes
+	haveSnap   bool
+	routesByID map[instanceid.ID][]gce.Route // snap's routes by their name's instance id
+	verdictAt  map[instanceid.ID]time.Time   // latest change to Unhealthy
+	started    time.Time
+	lastOK     time.Time // when the last pass that read every group read
 }
 
 // New builds a Reconciler and its health monitor.
@@ -107,6 +130,12 @@ func New(o Options) (*Reconciler, error) {
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 8
+	}
+	if o.DeleteConcurrency <= 0 {
+		o.DeleteConcurrency = 1024
+	}
+	if o.RateLimitRetry <= 0 {
+		o.RateLimitRetry = time.Second
 	}
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = 60 * time.Second
@@ -132,6 +161,13 @@ func New(o Options) (*Reconciler, error) {
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 1}}
 	}
+	// /status reads follow no redirect: a forwarder must not point the
+	// reconciler at another URL.
+	client := *o.HTTPClient
+	client.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+		return fmt.Errorf("redirect to %s refused", req.URL.Redacted())
+	}
+	o.HTTPClient = &client
 	mon := health.NewMonitor(health.Config{
 		Interval:  cfg.Probe.Interval.Duration,
 		Timeout:   cfg.Probe.Timeout.Duration,
@@ -141,24 +177,19 @@ func New(o Options) (*Reconciler, error) {
 	return &Reconciler{
 		opts: o, cfg: cfg, api: o.API, log: o.Log, monitor: mon,
 		metrics: newMetrics(o.Registerer), cache: newStatusCache(o.StatusTTL),
+		flights:   newFlights(o.DeleteConcurrency, o.Concurrency),
+		verdictAt: map[instanceid.ID]time.Time{}, started: time.Now(),
 	}, nil
 }
 
-func nic0(inst gce.Instance) string {
-	for _, n := range inst.NICs {
-		if n.Index == 0 {
-			return n.IP
-		}
-	}
-	return ""
-}
-
 // Run probes and reconciles until ctx ends: a pass at start, on every
-// verdict change, and every config interval. It returns nil when ctx ends;
-// pass errors are logged and counted, never returned.
+// verdict change, and every config interval; prunes on fresh probe verdicts
+// in between. It returns nil when ctx ends, once the route operations it
+// issued have returned; pass errors are logged and counted, never returned.
 func (r *Reconciler) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	defer r.flights.wg.Wait()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Add(2)
@@ -180,7 +211,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	for {
-		_, _ = r.Pass(ctx)
+		_, _ = r.pass(ctx, false)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -190,9 +221,10 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	}
 }
 
-// watchVerdicts turns verdict changes into passes. A change invalidates
-// the forwarder's cached /status, so a forwarder back to Healthy is asked
-// afresh what it wants.
+// watchVerdicts turns verdict changes into prunes and passes. A change
+// invalidates the forwarder's cached /status, so a forwarder back to
+// Healthy is asked afresh what it wants. Changes that arrive together are
+// handled together.
 func (r *Reconciler) watchVerdicts(ctx context.Context, trigger chan<- struct{}) {
 	changes := r.monitor.Changes()
 	for {
@@ -203,13 +235,20 @@ func (r *Reconciler) watchVerdicts(ctx context.Context, trigger chan<- struct{})
 			if !ok {
 				return
 			}
-			id, err := instanceid.Parse(c.Key)
-			if err == nil {
-				r.cache.forget(id)
+			var unhealthy []instanceid.ID
+			for more := true; more; {
+				if id, ok := r.noteChange(c); ok {
+					unhealthy = append(unhealthy, id)
+				}
+				select {
+				case c, more = <-changes:
+				default:
+					more = false
+				}
 			}
-			r.log.Info("forwarder verdict changed", logging.Op("probe"), logging.InstanceID(id),
-				logging.From(c.From.String()), logging.To(c.To.String()), logging.ErrText(c.Err),
-				logging.Failures(c.Failures), logging.Successes(c.Successes))
+			if len(unhealthy) > 0 {
+				r.pruneNow(ctx, unhealthy)
+			}
 			select {
 			case trigger <- struct{}{}:
 			default: // a pass is already due
@@ -218,95 +257,32 @@ func (r *Reconciler) watchVerdicts(ctx context.Context, trigger chan<- struct{})
 	}
 }
 
-// planInputs is a pass's snapshot turned into routeplan input, plus what
-// the pass needs to act on the plan.
-type planInputs struct {
-	in routeplan.Input
-	// states are the monitor's, keyed by instance id: the monitor's string
-	// keys are converted here, once.
-	states   map[instanceid.ID]health.State
-	byID     map[instanceid.ID]gce.Instance
-	statusOf map[instanceid.ID]statusTarget
+// noteChange logs a verdict change, forgets the forwarder's /status and
+// remembers when it turned Unhealthy; it returns the forwarder's id and
+// whether it did.
+func (r *Reconciler) noteChange(c health.Change) (instanceid.ID, bool) {
+	id, err := instanceid.Parse(c.Key)
+	if err != nil {
+		return 0, false
+	}
+	r.cache.forget(id)
+	r.log.Info("forwarder verdict changed", logging.Op("probe"), logging.InstanceID(id),
+		logging.From(c.From.String()), logging.To(c.To.String()), logging.ErrText(c.Err),
+		logging.Failures(c.Failures), logging.Successes(c.Successes))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c.To != health.Unhealthy {
+		delete(r.verdictAt, id)
+		return id, false
+	}
+	r.verdictAt[id] = c.Decided
+	return id, true
 }
 
-// prepare feeds the monitor the snapshot's forwarders and assembles the
-// plan input from the monitor's states and the /status cache, reading
-// /status of Healthy forwarders that have none cached.
-func (r *Reconciler) prepare(ctx context.Context, snap Snapshot, now time.Time) planInputs {
-	pi := planInputs{
-		byID:     make(map[instanceid.ID]gce.Instance, len(snap.Instances)),
-		statusOf: map[instanceid.ID]statusTarget{},
-	}
-	members := map[string]bool{}
-	for _, m := range snap.Members {
-		members[m.Managed.Zone+"/"+m.Managed.Name] = true
-	}
-	var targets []health.Target
-	live := map[instanceid.ID]bool{}
-	for _, inst := range snap.Instances {
-		pi.byID[inst.ID] = inst
-		if !members[inst.Zone+"/"+inst.Name] || inst.Status != "RUNNING" || nic0(inst) == "" {
-			continue
-		}
-		base := r.opts.ForwarderURL(inst)
-		key := inst.ID.String()
-		targets = append(targets, health.Target{Key: key, URL: base + r.cfg.Probe.Path})
-		pi.statusOf[inst.ID] = statusTarget{id: inst.ID, name: inst.Name, url: base + "/status"}
-		live[inst.ID] = true
-	}
-	r.monitor.SetTargets(targets)
-	r.cache.keep(live)
-
-	pi.states = statesByID(r.monitor.States())
-	probes := make(map[instanceid.ID]routeplan.Probe, len(pi.states))
-	var missing []statusTarget
-	wanted := map[instanceid.ID]agentapi.Status{}
-	for id, s := range pi.states {
-		probes[id] = probeOf(s)
-		if s.Verdict != health.Healthy {
-			continue
-		}
-		if st, ok := r.cache.get(id, now); ok {
-			wanted[id] = st
-		} else if t, ok := pi.statusOf[id]; ok {
-			missing = append(missing, t)
-		}
-	}
-	if len(missing) > 0 {
-		r.fetchStatuses(ctx, missing)
-		for _, t := range missing {
-			if st, ok := r.cache.get(t.id, time.Now()); ok {
-				wanted[t.id] = st
-			}
-		}
-	}
-	pi.in = routeplan.Input{
-		Config: r.cfg, Now: now, Writer: r.opts.Writer,
-		Members: snap.Members, Instances: snap.Instances, Routes: snap.Routes,
-		Probes: probes, Wanted: wanted,
-	}
-	return pi
-}
-
-// statesByID converts the monitor's keys, which the reconciler sets to
-// instance ids (prepare), back to ids.
-func statesByID(states map[string]health.State) map[instanceid.ID]health.State {
-	out := make(map[instanceid.ID]health.State, len(states))
-	for key, s := range states {
-		if id, err := instanceid.Parse(key); err == nil {
-			out[id] = s
-		}
-	}
-	return out
-}
-
-func probeOf(s health.State) routeplan.Probe {
-	v := routeplan.Starting
-	switch s.Verdict {
-	case health.Healthy:
-		v = routeplan.Healthy
-	case health.Unhealthy:
-		v = routeplan.Unhealthy
-	}
-	return routeplan.Probe{Verdict: v, ConsecutiveFailures: s.ConsecutiveFailures, EverSucceeded: s.EverSucceeded, EverHealthy: s.EverHealthy}
+// verdictTime is when id last turned Unhealthy.
+func (r *Reconciler) verdictTime(id instanceid.ID) (time.Time, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	at, ok := r.verdictAt[id]
+	return at, ok && !at.IsZero()
 }

@@ -13,9 +13,13 @@ import (
 
 // Choices of this file: each wanted route must carry the name
 // naming.RouteName gives for the forwarder's id, fit an allow entry (network,
-// project, destRange inside a superset, priority in range) and point its
-// next hop at that very instance (its URL or one of its NIC addresses).
-// Everything else is rejected and never created (invariant 7).
+// project, priority in range, and a destRange that is one of the entry's
+// ranges exactly or, when the entry states prefixLength, lies inside one of
+// them with a length in that range) and point its next hop at that very
+// instance (its URL or one of its NIC addresses). Everything else is
+// rejected and never created (invariant 7): a forwarder cannot make the
+// reconciler create a more specific route than the operator allowed, which
+// would win over every other route to those hosts.
 
 // allowed turns a wanted route into the route to insert, or says why not.
 func (p *planner) allowed(m *member, wr agentapi.Route) (gce.Route, string) {
@@ -81,6 +85,13 @@ func inAllowlist(cfg config.Reconciler, project, network string, dest netip.Pref
 			super, err := netip.ParsePrefix(s)
 			if err != nil {
 				continue // config validation reports it
+			}
+			if super == dest {
+				return true
+			}
+			pl := a.PrefixLength
+			if pl == nil || dest.Bits() < pl.Min || dest.Bits() > pl.Max {
+				continue
 			}
 			if super.Addr().Is4() == dest.Addr().Is4() && super.Bits() <= dest.Bits() && super.Contains(dest.Addr()) {
 				return true

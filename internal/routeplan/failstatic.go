@@ -13,6 +13,9 @@ import (
 //     fraction is below minHealthyFraction and at least one member is
 //     Unhealthy; its pending probe prunes are then held (RouteHeld), the
 //     others issued.
+//   - A group of one is never pruned on probe evidence: 0 of 1 healthy is
+//     below any minHealthyFraction above 0, and one vantage point cannot
+//     tell a dead forwarder from a cut path. The reason says so.
 
 // applyFailStatic turns pending probe prunes into deletes for the groups that
 // keep enough healthy forwarders, and holds them elsewhere (invariant 5).
@@ -29,6 +32,10 @@ func (p *planner) applyFailStatic() {
 			continue
 		}
 		p.failStatic.Groups = append(p.failStatic.Groups, g)
+		if total == 1 {
+			reasons = append(reasons, fmt.Sprintf("group %s: its one forwarder is unhealthy: a group of one is never pruned on probe evidence, only on API evidence", g))
+			continue
+		}
 		reasons = append(reasons, fmt.Sprintf("group %s: %d of %d probed RUNNING forwarders healthy without a failure, below minHealthyFraction %g: not pruning %d unhealthy on probes",
 			g, c.healthy, total, minFraction, c.unhealthy))
 	}

@@ -1,6 +1,7 @@
 package routeplan
 
 import (
+	"github.com/vpclink/vpclink/internal/config"
 	"github.com/vpclink/vpclink/internal/gce"
 	"github.com/vpclink/vpclink/internal/instanceid"
 )
@@ -12,7 +13,9 @@ type index struct {
 	// listedZones are the zones whose instances the input lists: a route
 	// whose marker names no group is in scope when its zone is one of them.
 	listedZones map[string]bool
-	groups      map[string]bool
+	// groups are the configured groups by name: a name may be used in
+	// several locations, each its own group.
+	groups map[string][]config.Group
 
 	members          []*member
 	memberByID       map[instanceid.ID]*member
@@ -33,9 +36,9 @@ func (p *planner) indexInstances() {
 		x.instByID[inst.ID] = inst
 		x.listedZones[inst.Zone] = true
 	}
-	x.groups = map[string]bool{}
+	x.groups = map[string][]config.Group{}
 	for _, g := range p.in.Config.Groups {
-		x.groups[g.Name] = true
+		x.groups[g.Name] = append(x.groups[g.Name], g)
 		if g.Zone != "" {
 			x.listedZones[g.Zone] = true
 		}

@@ -1,14 +1,28 @@
 package routeplan
 
-import "time"
+import (
+	"time"
+
+	"github.com/vpclink/vpclink/internal/gce"
+)
 
 // Choices of this phase:
 //
 //   - API evidence prunes at once, whatever the probes say: the member is not
 //     RUNNING; its MIG currentAction is DELETING, RECREATING or ABANDONING.
-//   - Starting: no successful probe yet and younger than bootGrace (creation
-//     time from the instances list), whatever the probe verdict. A member the
-//     monitor has not probed yet is Unknown and treated like Starting.
+//   - Starting: not Healthy since its last start and started less than
+//     bootGrace ago, whatever the probe verdict (invariant 6). The start is
+//     the instance's lastStartTimestamp, so a stop/start, a MIG restart and
+//     a reboot after a panic are boots like the first one; the creation time
+//     stands in when GCE gives no start. The monitor starts a target over
+//     when its start moves, so "Healthy since the start" is EverHealthy. A
+//     member the monitor has not probed yet is Unknown and treated like
+//     Starting. An agent that answers that it is still announcing is
+//     Starting in the monitor already, however long that takes.
+//   - Draining: its agent answers that it withdraws its routes. Neither
+//     pruned on probes nor restored, and counted in neither side of the
+//     fail-static fraction: a drain is planned, the agent deletes its own
+//     routes while it still forwards.
 //   - The fail-static fraction is healthy / (healthy + unhealthy) over the
 //     group's RUNNING members without API evidence; Starting and unprobed
 //     members have no verdict and count in neither, so a scale-out of booting
@@ -44,7 +58,7 @@ func (p *planner) judgeMembers() {
 		m := p.joinMember(row)
 		probe, probed := p.in.Probes[m.ID]
 		m.probe = probe
-		m.Health = effectiveHealth(probe, probed, m.Created, p.in.Now, p.in.Config.BootGrace.Duration)
+		m.Health = effectiveHealth(probe, probed, m.Started, p.in.Now, p.in.Config.BootGrace.Duration)
 		m.Evidence = apiEvidence(m.Status, m.Action)
 
 		c := p.counts[m.Group]
@@ -67,6 +81,8 @@ func (p *planner) judgeMembers() {
 			m.State = StateUnhealthy
 			c.unhealthy++
 			c.total++
+		case m.Health == Draining:
+			m.State = StateDraining
 		default:
 			m.State = StateStarting
 		}
@@ -87,7 +103,8 @@ func (p *planner) joinMember(row Member) *member {
 		Status: mi.Status, Action: mi.CurrentAction,
 	}, selfLink: mi.URL}
 	if inst := p.idx.instByZoneName[zoneName(mi.Zone, mi.Name)]; inst != nil {
-		m.ID, m.Status, m.Created = inst.ID, inst.Status, inst.CreationTimestamp
+		m.ID, m.Status, m.Created, m.Started = inst.ID, inst.Status, inst.CreationTimestamp, inst.LastStartTimestamp
+		_, m.Draining = inst.Metadata[gce.DrainMetadataKey]
 		if inst.SelfLink != "" {
 			m.selfLink = inst.SelfLink
 		}
@@ -98,6 +115,9 @@ func (p *planner) joinMember(row Member) *member {
 			}
 		}
 	}
+	if m.Started.IsZero() {
+		m.Started = m.Created
+	}
 	if m.selfLink == "" {
 		m.selfLink = "https://www.googleapis.com/compute/v1/projects/" + p.in.Config.Project +
 			"/zones/" + m.Zone + "/instances/" + m.Name
@@ -106,16 +126,14 @@ func (p *planner) joinMember(row Member) *member {
 }
 
 // effectiveHealth applies the boot grace (invariant 6) to the monitor's
-// verdict: a forwarder younger than grace that has never been Healthy is
-// Starting, whatever the failures so far. "Never answered" alone is not
-// enough: an agent answers /readyz 503 while it announces, so the monitor may
-// say Unhealthy with one success behind it, and pruning then would delete
-// routes the agent has just created.
-func effectiveHealth(pr Probe, probed bool, created, now time.Time, grace time.Duration) Health {
+// verdict: a forwarder started less than grace ago that has not been Healthy
+// since is Starting, whatever the failures so far. "Never answered" alone is
+// not enough: a forwarder may answer once and then stall while it boots.
+func effectiveHealth(pr Probe, probed bool, started, now time.Time, grace time.Duration) Health {
 	if !probed || pr.Verdict == "" {
 		return Unknown
 	}
-	if !pr.EverHealthy && !created.IsZero() && now.Sub(created) < grace {
+	if !pr.EverHealthy && !started.IsZero() && now.Sub(started) < grace {
 		return Starting
 	}
 	return pr.Verdict

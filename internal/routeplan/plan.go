@@ -43,15 +43,19 @@ const (
 	Starting  Health = "starting"
 	Healthy   Health = "healthy"
 	Unhealthy Health = "unhealthy"
+	Draining  Health = "draining" // its agent answers that it withdraws its routes
 )
 
 // Probe is the health monitor's view of one forwarder, reduced to what the
 // plan needs (the reconciler converts health.State).
 type Probe struct {
-	Verdict             Health // the monitor's verdict: Starting, Healthy or Unhealthy
+	Verdict             Health // the monitor's verdict: Starting, Healthy, Unhealthy or Draining
 	ConsecutiveFailures int
 	EverSucceeded       bool
-	EverHealthy         bool // reached the success threshold at least once
+	EverHealthy         bool // reached the success threshold since the instance's last start
+	// StreakStart is when the current run of failed probes began; zero
+	// when the latest probe did not fail.
+	StreakStart time.Time
 }
 
 // Member is one row of a group's listManagedInstances.
@@ -76,6 +80,9 @@ type Input struct {
 	// of Healthy forwarders the caller fetched.
 	Probes map[instanceid.ID]Probe
 	Wanted map[instanceid.ID]agentapi.Status
+	// Unread names the groups whose reads failed this pass: they are in
+	// neither Members nor judged.
+	Unread []string
 }
 
 // Action is one route change.
@@ -121,7 +128,9 @@ type Forwarder struct {
 	Action   string // MIG currentAction
 	IP       string // nic0
 	Created  time.Time
-	Health   Health // effective: boot grace applied
+	Started  time.Time // lastStartTimestamp; Created when GCE gives none
+	Draining bool      // carries the vpclink-drain metadata mark
+	Health   Health    // effective: boot grace applied
 	State    State
 	Evidence string // API evidence against it, if any
 	Routes   []string
@@ -135,6 +144,7 @@ const (
 	StateHealthy   State = "healthy"
 	StateUnhealthy State = "unhealthy"
 	StateStarting  State = "starting" // Starting or Unknown health, or still booting
+	StateDraining  State = "draining" // its agent withdraws its routes on purpose
 	StateDown      State = "down"     // API evidence: stopped, gone or leaving the group
 )
 
@@ -167,6 +177,9 @@ type Decision struct {
 	// RouteStates counts the in-scope owned routes by state.
 	RouteStates map[RouteState]int
 	Rejected    []Rejection
+	// Capped counts the restores left for later passes by a restore cap
+	// (they are in Rejected too).
+	Capped int
 }
 
 // Compute returns the decision for in. It never fails: input it cannot
@@ -189,6 +202,7 @@ type planner struct {
 	in     Input
 	prefix string
 	idx    index
+	unread map[string]bool
 
 	// ownedNames are the owned routes in scope, by name (routes.go).
 	ownedNames map[string]bool
@@ -205,20 +219,26 @@ type planner struct {
 	// actions are the decision's actions by route name: a route is either
 	// present (it may be deleted) or missing (it may be inserted), never both.
 	actions     map[string]Action
+	restores    int // inserts planned
+	capped      int // inserts refused by a restore cap
 	rejected    []Rejection
 	failStatic  FailStatic
 	routeStates map[RouteState]int
 }
 
 func newPlanner(in Input) *planner {
-	return &planner{
-		in: in, prefix: in.Config.RoutePrefix,
+	p := &planner{
+		in: in, prefix: in.Config.RoutePrefix, unread: map[string]bool{},
 		ownedNames:  map[string]bool{},
 		staleByHash: map[instanceid.ID]map[string][]string{},
 		counts:      map[string]*groupCount{},
 		actions:     map[string]Action{},
 		routeStates: map[RouteState]int{},
 	}
+	for _, g := range in.Unread {
+		p.unread[g] = true
+	}
+	return p
 }
 
 // add records an action for its route.
@@ -262,5 +282,6 @@ func (p *planner) finish() Decision {
 		Forwarders:  fwds,
 		RouteStates: p.routeStates,
 		Rejected:    p.rejected,
+		Capped:      p.capped,
 	}
 }

@@ -39,6 +39,9 @@ type fw struct {
 	everOK      *bool         // default: verdict == Healthy
 	everHealthy *bool         // default: verdict == Healthy
 	age         time.Duration // default 1h
+	started     time.Duration // since lastStartTimestamp; default: no start reported
+	streak      time.Duration // the failure streak began this long ago; default: unknown
+	drain       bool          // carries the vpclink-drain metadata mark
 	wants       []string      // /status routes: "<destRange> [prio=N] [net=N] [project=P] [name=N] [hop=H]"
 	raw         *agentapi.Status
 	inMIG       *bool // default true; false = instance exists in the zone but left the group
@@ -54,7 +57,8 @@ func baseConfig() config.Reconciler {
 		Groups: []config.Group{{Name: "fwd", Zone: zone}, {Name: "fwd2", Zone: "z2"}},
 		Allow: []config.Allow{{
 			Network: "vpc-a", DestRanges: []string{"10.19.0.0/16"},
-			Priority: config.PriorityRange{Min: 100, Max: 1000},
+			Priority:     config.PriorityRange{Min: 100, Max: 1000},
+			PrefixLength: &config.LengthRange{Min: 16, Max: 24},
 		}},
 		MinHealthyFraction: &half,
 		BootGrace:          config.Duration{Duration: 120 * time.Second},
@@ -99,11 +103,18 @@ func build(cfg config.Reconciler, fws []fw, routes []string) Input {
 			in.Members = append(in.Members, Member{Group: f.group, Managed: mi})
 		}
 		if f.status != "-" {
-			in.Instances = append(in.Instances, gce.Instance{
+			inst := gce.Instance{
 				Name: f.name, ID: f.id, Zone: z, SelfLink: selfLink(z, f.name), Status: f.status,
 				CreationTimestamp: now.Add(-f.age),
 				NICs:              []gce.NIC{{Index: 0, IP: fmt.Sprintf("10.0.0.%d", f.id%250)}, {Index: 1, IP: fmt.Sprintf("10.19.0.%d", f.id%250)}},
-			})
+			}
+			if f.started != 0 {
+				inst.LastStartTimestamp = now.Add(-f.started)
+			}
+			if f.drain {
+				inst.Metadata = map[string]string{gce.DrainMetadataKey: "rollout"}
+			}
+			in.Instances = append(in.Instances, inst)
 		}
 		if f.verdict != "" {
 			ever := f.verdict == Healthy
@@ -114,7 +125,11 @@ func build(cfg config.Reconciler, fws []fw, routes []string) Input {
 			if f.everHealthy != nil {
 				everHealthy = *f.everHealthy
 			}
-			in.Probes[f.id] = Probe{Verdict: f.verdict, ConsecutiveFailures: f.fails, EverSucceeded: ever, EverHealthy: everHealthy}
+			pr := Probe{Verdict: f.verdict, ConsecutiveFailures: f.fails, EverSucceeded: ever, EverHealthy: everHealthy}
+			if f.streak != 0 {
+				pr.StreakStart = now.Add(-f.streak)
+			}
+			in.Probes[f.id] = pr
 		}
 		if f.raw != nil {
 			in.Wanted[f.id] = *f.raw
@@ -159,7 +174,7 @@ func statusFor(f fw, z string) agentapi.Status {
 	return st
 }
 
-// routeFor builds a route from "<id> <destRange> [instance] [group=G] [zone=Z]",
+// routeFor builds a route from "<id> <destRange> [instance] [group=G] [zone=Z] [created=AGO]",
 // "nomarker <id> <destRange>" (prefix, no marker) or "other <name>".
 func routeFor(spec string, byID map[instanceid.ID]fw) gce.Route {
 	fields := strings.Fields(spec)
@@ -181,6 +196,7 @@ func routeFor(spec string, byID map[instanceid.ID]fw) gce.Route {
 			group = "fwd"
 		}
 	}
+	var created time.Time
 	for _, kv := range fields[2:] {
 		k, v, ok := strings.Cut(kv, "=")
 		switch {
@@ -190,10 +206,14 @@ func routeFor(spec string, byID map[instanceid.ID]fw) gce.Route {
 			group = v
 		case k == "zone":
 			z = v
+		case k == "created":
+			ago, _ := time.ParseDuration(v)
+			created = now.Add(-ago)
 		}
 	}
 	return gce.Route{
-		Name: naming.RouteName(prefix, id, project, "vpc-a", dest), Project: project,
+		CreationTimestamp: created,
+		Name:              naming.RouteName(prefix, id, project, "vpc-a", dest), Project: project,
 		Network: "https://www.googleapis.com/compute/v1/projects/proj/global/networks/vpc-a", DestRange: dest, Priority: 900,
 		NextHopInstance: selfLink(z, name),
 		Description:     naming.Marker{Instance: name, Zone: z, Group: group, Agent: "v1"}.Description(),

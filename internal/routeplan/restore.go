@@ -2,8 +2,10 @@ package routeplan
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/vpclink/vpclink/internal/agentapi"
+	"github.com/vpclink/vpclink/internal/gce"
 	"github.com/vpclink/vpclink/internal/naming"
 )
 
@@ -11,7 +13,8 @@ import (
 //
 //   - Restore inserts only routes missing by name, for members that are
 //     Healthy, RUNNING, without API evidence, whose /status reports the same
-//     instance id and name, ready, and not draining; allow.go decides what
+//     instance id and name, ready, and not draining (neither by its /status
+//     nor by the vpclink-drain metadata mark, invariant 12); allow.go decides what
 //     a wanted route may be. Everything else is listed in
 //     Decision.Rejected and never created.
 //   - Routes a healthy forwarder has but no longer wants are the agent's
@@ -21,6 +24,11 @@ import (
 //     safely).
 //   - New before old: a stale incarnation's delete of the same range waits
 //     for the insert (routes.go).
+//   - Restores are capped: at most restore.maxPerForwarder inserts for one
+//     forwarder and restore.maxPerPass in all, in member and route-name
+//     order; the rest are rejected with the cap as reason (Decision.Capped
+//     counts them) and come in later passes. A /status listing thousands of
+//     routes cannot queue thousands of inserts.
 
 // restore plans inserts for the routes Healthy forwarders ask for and lack
 // (invariant 7).
@@ -33,12 +41,18 @@ func (p *planner) restore() {
 		if !ok {
 			continue
 		}
+		if m.Draining {
+			p.reject(m, "", "instance carries the "+gce.DrainMetadataKey+" mark")
+			continue
+		}
 		if reason := statusMismatch(st, m); reason != "" {
 			p.reject(m, "", reason)
 			continue
 		}
 		planned := map[string]bool{}
-		for _, wr := range st.Routes {
+		wants := append([]agentapi.Route(nil), st.Routes...)
+		sort.SliceStable(wants, func(i, j int) bool { return wants[i].Name < wants[j].Name })
+		for _, wr := range wants {
 			if p.ownedNames[wr.Name] {
 				continue // exists: whatever it is, there is nothing to create
 			}
@@ -50,7 +64,13 @@ func (p *planner) restore() {
 			if p.ownedNames[r.Name] || planned[r.Name] {
 				continue
 			}
+			if reason := p.capReason(len(planned)); reason != "" {
+				p.reject(m, r.Name, reason)
+				p.capped++
+				continue
+			}
 			planned[r.Name] = true
+			p.restores++
 			p.add(Action{
 				Op: OpInsert, Route: r, Evidence: EvidenceRestore,
 				Reason: "healthy forwarder asks for it and it is missing",
@@ -65,6 +85,19 @@ func (p *planner) restore() {
 			}
 		}
 	}
+}
+
+// capReason returns why one more restore is over a cap, or "", given the
+// inserts already planned for this forwarder.
+func (p *planner) capReason(forForwarder int) string {
+	cfg := p.in.Config.Restore
+	switch {
+	case cfg.MaxPerForwarder > 0 && forForwarder >= cfg.MaxPerForwarder:
+		return fmt.Sprintf("restore cap: %d inserts for one forwarder per pass (restore.maxPerForwarder)", cfg.MaxPerForwarder)
+	case cfg.MaxPerPass > 0 && p.restores >= cfg.MaxPerPass:
+		return fmt.Sprintf("restore cap: %d inserts per pass (restore.maxPerPass)", cfg.MaxPerPass)
+	}
+	return ""
 }
 
 // statusMismatch returns why st cannot speak for m, or "".

@@ -3,21 +3,22 @@
 // gcefake.GcloudConfigLines in a scratch CLOUDSDK_CONFIG. It skips where
 // gcloud is not installed and under -short (each call starts a Python
 // process, about a second of CPU). gcloud talks only to the fake on
-// loopback: usage reporting, update checks and the metadata-server probe
-// are switched off.
+// loopback: usage reporting and update checks are off, and the question
+// whether it runs on GCE is answered from its cache (see newCLI).
 package gcloud
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"maps"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +30,8 @@ const (
 	zoneA   = "us-central1-a"
 	zoneC   = "us-central1-c"
 	region  = "us-central1"
+	// base prefixes the links gcloud prints: GCE's, whatever the endpoint.
+	base = "https://www.googleapis.com/compute/v1/projects/" + project
 )
 
 var twoNICs = []gcefake.NICSpec{{Network: "vpc-a", Subnet: "10.0.1.0/24"}, {Network: "vpc-b", Subnet: "10.1.1.0/24"}}
@@ -56,12 +59,21 @@ func newCLI(t *testing.T, opts gcefake.Options) (*gcefake.Server, cli) {
 	})
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "CLOUDSDK_") {
+		if !strings.HasPrefix(kv, "CLOUDSDK_") && !strings.HasPrefix(kv, "GCE_METADATA") {
 			env = append(env, kv)
 		}
 	}
+	// gcloud asks the metadata server (by name, so through DNS) whether it
+	// runs on GCE unless its config directory caches the answer: cache
+	// "not on GCE" (fresh for 10 minutes), and should the cache expire, send
+	// the question to a closed loopback port.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "gce"), []byte("False"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	c := cli{env: append(env,
-		"CLOUDSDK_CONFIG="+t.TempDir(),
+		"CLOUDSDK_CONFIG="+dir,
+		"GCE_METADATA_ROOT=127.0.0.1:1",
 		"CLOUDSDK_CORE_PROJECT="+project,
 		"CLOUDSDK_CORE_DISABLE_PROMPTS=1",
 		"CLOUDSDK_CORE_DISABLE_USAGE_REPORTING=true",
@@ -104,6 +116,35 @@ func (c cli) json(t *testing.T, v any, args ...string) {
 	out := c.run(t, append(args, "--format=json")...)
 	if err := json.Unmarshal(out, v); err != nil {
 		t.Fatalf("gcloud %s: decoding %q: %v", strings.Join(args, " "), out, err)
+	}
+}
+
+// gate is a Lifecycle whose Stopping holds a group's stopping members, and
+// so the group's DELETING or RECREATING action, until release(group).
+var gate = &stopGate{held: map[string]chan struct{}{}}
+
+type stopGate struct {
+	mu   sync.Mutex
+	held map[string]chan struct{}
+}
+
+func (g *stopGate) ch(group string) chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.held[group] == nil {
+		g.held[group] = make(chan struct{})
+	}
+	return g.held[group]
+}
+
+func (g *stopGate) release(group string) { close(g.ch(group)) }
+
+func (g *stopGate) Started(gcefake.Instance) {}
+
+func (g *stopGate) Stopping(ctx context.Context, in gcefake.Instance) {
+	select {
+	case <-g.ch(in.Group):
+	case <-ctx.Done():
 	}
 }
 
@@ -182,65 +223,16 @@ func lab(t *testing.T, fake *gcefake.Server) {
 }
 
 func TestGcloudLooksAtALab(t *testing.T) {
-	// Operations take 300 ms, so gcloud waits on them; members take 4 s to
-	// boot, so wait-until finds an unstable group and has to poll.
-	fake, c := newCLI(t, gcefake.Options{OpLatency: gcefake.Fixed(300 * time.Millisecond), BootDelay: 4 * time.Second})
+	// Operations take 300 ms, so gcloud waits on them; the gate holds
+	// members that stop, so wait-until finds their group unstable.
+	fake, c := newCLI(t, gcefake.Options{OpLatency: gcefake.Fixed(300 * time.Millisecond), BootDelay: time.Second, Lifecycle: gate})
 	lab(t, fake)
-	base := "https://www.googleapis.com/compute/v1/projects/" + project
 
-	// The reads run side by side first, then the three chains of changes,
-	// which touch different objects; operations are listed at the end.
-	t.Run("read", func(t *testing.T) {
-		t.Run("instances list describe", func(t *testing.T) {
-			t.Parallel()
-			var got []resource
-			c.json(t, &got, "compute", "instances", "list")
-			if len(got) != 6 || !slices.Contains(names(got), "vm-1") {
-				t.Fatalf("instances list: %v, want vm-1 and 5 members", names(got))
-			}
-			var vm resource
-			c.json(t, &vm, "compute", "instances", "describe", "vm-1", "--zone", zoneA)
-			want, _ := fake.Instance(project, zoneA, "vm-1")
-			if vm.ID != strconv.FormatUint(want.ID, 10) || vm.Status != "RUNNING" || len(vm.NICs) != 1 || vm.NICs[0].NetworkIP != want.NICs[0].IP {
-				t.Fatalf("instances describe: %+v, want id %d ip %s", vm, want.ID, want.NICs[0].IP)
-			}
-		})
-		t.Run("managed list describe list-instances", func(t *testing.T) {
-			t.Parallel()
-			var got []group
-			c.json(t, &got, "compute", "instance-groups", "managed", "list")
-			summary := map[string]string{}
-			for _, g := range got {
-				summary[g.Name] = g.Size + "/" + g.Autoscaled + "/" + g.Zone + g.Region
-			}
-			want := map[string]string{
-				"fwd":  "2/no/" + base + "/zones/" + zoneA,
-				"fwdc": "1/no/" + base + "/zones/" + zoneC,
-				"rfwd": "2/no/" + base + "/regions/" + region,
-			}
-			if !maps.Equal(summary, want) {
-				t.Fatalf("managed list: %v, want %v", summary, want)
-			}
-			// The zonal autoscalers list ran in managed list; describe the
-			// regional group for the regional one.
-			var rfwd group
-			c.json(t, &rfwd, "compute", "instance-groups", "managed", "describe", "rfwd", "--region", region)
-			if rfwd.Name != "rfwd" || rfwd.TargetSize != 2 || !rfwd.Status.IsStable || rfwd.Region != base+"/regions/"+region {
-				t.Fatalf("describe rfwd: %+v", rfwd)
-			}
-			var listed []struct {
-				Name           string `json:"name"`
-				InstanceStatus string `json:"instanceStatus"`
-				CurrentAction  string `json:"currentAction"`
-			}
-			c.json(t, &listed, "compute", "instance-groups", "managed", "list-instances", "fwdc", "--zone", zoneC)
-			fwdc := members(fake, "fwdc")
-			if len(listed) != 1 || fwdc[listed[0].Name] == "" || listed[0].InstanceStatus != "RUNNING" || listed[0].CurrentAction != "NONE" {
-				t.Fatalf("list-instances fwdc: %+v, want %v RUNNING/NONE", listed, fwdc)
-			}
-		})
-	})
-	t.Run("change", func(t *testing.T) {
+	// Routes touch nothing the other commands read, so their chain runs
+	// beside the others: first the reads side by side, then the two chains
+	// of MIG changes, which touch different groups. Operations are listed
+	// at the end.
+	t.Run("all", func(t *testing.T) {
 		t.Run("routes create list describe delete", func(t *testing.T) {
 			t.Parallel()
 			var created []resource
@@ -264,37 +256,9 @@ func TestGcloudLooksAtALab(t *testing.T) {
 				t.Fatalf("fake holds %v after delete", rs)
 			}
 		})
-		t.Run("managed resize wait-until", func(t *testing.T) {
+		t.Run("instances and groups", func(t *testing.T) {
 			t.Parallel()
-			c.run(t, "compute", "instance-groups", "managed", "resize", "fwd", "--zone", zoneA, "--size", "3")
-			if n := len(members(fake, "fwd")); n == 3 {
-				t.Fatal("the new member ran before wait-until: the test no longer makes gcloud wait")
-			}
-			c.run(t, "compute", "instance-groups", "managed", "wait-until", "fwd", "--zone", zoneA, "--stable", "--timeout", "60")
-			if n := len(members(fake, "fwd")); n != 3 {
-				t.Fatalf("wait-until --stable returned with %d running members, want 3", n)
-			}
-		})
-		t.Run("managed recreate-instances wait-until", func(t *testing.T) {
-			t.Parallel()
-			before := members(fake, "rfwd")
-			var victim string
-			for name := range before {
-				victim = name
-			}
-			var got []struct {
-				InstanceName string `json:"instanceName"`
-				Status       string `json:"status"`
-			}
-			c.json(t, &got, "compute", "instance-groups", "managed", "recreate-instances", "rfwd", "--region", region, "--instances", victim)
-			if len(got) != 1 || got[0].InstanceName != victim || got[0].Status != "SUCCESS" {
-				t.Fatalf("recreate-instances: %+v", got)
-			}
-			c.run(t, "compute", "instance-groups", "managed", "wait-until", "rfwd", "--region", region, "--stable", "--timeout", "60")
-			after := members(fake, "rfwd")
-			if len(after) != 2 || after[victim] == "" || after[victim] == before[victim] {
-				t.Fatalf("after recreate and wait-until: members %v, before %v: want %s running with a new id", after, before, victim)
-			}
+			instancesAndGroups(t, fake, c)
 		})
 	})
 
