@@ -222,6 +222,12 @@ func (s *Server) createMemberLocked(g *group, zone, name, action string) (*insta
 	in.template = g.template
 	in.budget = s.shutdownBudgetLocked(g)
 	in.hidden = s.opts.BootDelay > 0
+	if s.opts.BootDelay <= 0 {
+		// Booting at once: RUNNING before the caller sees the member, so
+		// that a zero-delay fake has no window in which it is CREATING.
+		s.setStatusLocked(in, StatusRunning)
+		in.action = runningAction(g)
+	}
 	s.goLifecycle(func() { s.boot(in) })
 	return in, nil
 }
@@ -273,25 +279,28 @@ func (s *Server) boot(in *instance) {
 		s.setStatusLocked(in, status)
 		if status == StatusRunning {
 			g := s.groupOfLocked(in)
-			in.action = "NONE"
-			if g != nil && g.healer != nil {
-				in.action = "VERIFYING"
-			}
+			in.action = runningAction(g)
 			if g != nil {
 				_ = s.scaleLocked(g)
 			}
 		}
 		return true
 	}
-	if !s.sleep(s.opts.BootDelay/2) || !step(StatusStaging) {
-		return
-	}
-	if !s.sleep(s.opts.BootDelay-s.opts.BootDelay/2) || !step(StatusRunning) {
-		return
+	if s.opts.BootDelay > 0 {
+		if !s.sleep(s.opts.BootDelay/2) || !step(StatusStaging) {
+			return
+		}
+		if !s.sleep(s.opts.BootDelay-s.opts.BootDelay/2) || !step(StatusRunning) {
+			return
+		}
 	}
 	s.log.Info("instance running", logInstance(in)...)
 	if lc := s.opts.Lifecycle; lc != nil {
 		s.mu.Lock()
+		if s.closed || s.instances[in.key()] != in || in.pub.Status != StatusRunning {
+			s.mu.Unlock()
+			return
+		}
 		in.started = make(chan struct{})
 		snap := in.snapshot()
 		s.mu.Unlock()
@@ -349,4 +358,13 @@ func (s *Server) stopMemberLocked(in *instance, action string) {
 			_ = s.scaleLocked(g)
 		}
 	})
+}
+
+// runningAction is a member's currentAction once RUNNING: VERIFYING while
+// its group's autohealing check is pending, else NONE.
+func runningAction(g *group) string {
+	if g != nil && g.healer != nil {
+		return "VERIFYING"
+	}
+	return "NONE"
 }
