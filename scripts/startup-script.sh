@@ -314,7 +314,11 @@ install_ops_agent_now() {
 
 # start_ops_agent configures an installed Ops Agent at once; a missing one is
 # installed in the background (its own copy of the config, its own log),
-# so that the script, and the boot, never wait for apt.
+# so that the script, and the boot, never wait for apt. The background job
+# outlives the script: google-startup-scripts.service is Type=oneshot with
+# KillMode=process (GoogleCloudPlatform/guest-agent), so systemd leaves a
+# startup script's children running; its output goes to the log file, not to
+# the runner's pipe, which the runner would otherwise wait on.
 start_ops_agent() {
 	((ops_agent)) || return 0
 	if ops_agent_installed; then

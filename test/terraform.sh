@@ -10,9 +10,11 @@
 # VPCLINK_TF_GOOGLE_VERSION, 8.0.0. terraform is pointed at the mirror with a
 # temporary CLI config, so no registry is asked.
 #
-# Without terraform on PATH every step prints SKIP and the script exits 0.
-# With terraform but without the provider in the mirror it fails: run
-# `make deps` first.
+# The engine is terraform on PATH, else OpenTofu (tofu on PATH, or the one
+# `make deps` builds into $XDG_CACHE_HOME/vpclink/bin where terraform is
+# missing): both read these modules, mock providers and tests alike. Without
+# either every step prints SKIP and the script exits 0. With an engine but
+# without the provider in the mirror it fails: run `make deps` first.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -23,8 +25,14 @@ mirror=$cache/terraform-providers
 provider_dir=$mirror/registry.terraform.io/hashicorp/google/$version/$(go env GOOS 2>/dev/null || echo linux)_$(go env GOARCH 2>/dev/null || echo amd64)
 provider_bin=$provider_dir/terraform-provider-google_v$version
 
-if ! command -v terraform >/dev/null 2>&1; then
-  echo "SKIP terraform: no terraform binary on PATH"
+if command -v terraform >/dev/null 2>&1; then
+  tf=terraform
+elif command -v tofu >/dev/null 2>&1; then
+  tf=tofu
+elif [ -x "$cache/bin/tofu" ]; then
+  tf=$cache/bin/tofu
+else
+  echo "SKIP terraform: neither terraform nor tofu on PATH, nor $cache/bin/tofu (make deps builds it)"
   exit 0
 fi
 
@@ -42,8 +50,8 @@ cli_config=$work/terraformrc
 : >"$cli_config"
 export TF_CLI_CONFIG_FILE=$cli_config
 
-echo "== terraform $(terraform version | head -1)"
-if terraform fmt -check -recursive -diff terraform >"$work/fmt.out" 2>&1; then
+echo "== $("$tf" version | head -1)"
+if "$tf" fmt -check -recursive -diff terraform >"$work/fmt.out" 2>&1; then
   pass "fmt -check -recursive terraform"
 else
   cat "$work/fmt.out"
@@ -60,7 +68,7 @@ cat >"$cli_config" <<CONFIG
 provider_installation {
   filesystem_mirror {
     path    = "$mirror"
-    include = ["registry.terraform.io/hashicorp/google"]
+    include = ["registry.terraform.io/hashicorp/google", "registry.opentofu.org/hashicorp/google"]
   }
 }
 CONFIG
@@ -88,10 +96,10 @@ run_in() { # dir label command...
 for dir in "$work"/repo/terraform/modules/* "$work"/repo/terraform/examples/*; do
   [ -d "$dir" ] || continue
   rel=${dir#"$work/repo/"}
-  run_in "$dir" "init $rel" terraform init -backend=false -input=false -no-color || continue
-  run_in "$dir" "validate $rel" terraform validate -no-color || true
+  run_in "$dir" "init $rel" "$tf" init -backend=false -input=false -no-color || continue
+  run_in "$dir" "validate $rel" "$tf" validate -no-color || true
   if compgen -G "$dir/tests/*.tftest.hcl" >/dev/null; then
-    if run_in "$dir" "test $rel" terraform test -no-color; then
+    if run_in "$dir" "test $rel" "$tf" test -no-color; then
       grep -E '^Success!|^Failure!' "$work/out" | sed "s|^|     $rel: |"
     fi
   fi

@@ -53,7 +53,7 @@ func runAgent(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs.StringVar(&f.configPath, "config", "", "agent config YAML `file` (default: the "+configAttribute+" metadata attribute)")
 	fs.StringVar(&f.nic1Name, "nic1-name", "", "interface `name` of the policy-routing NIC (default: found by the MAC the metadata server gives)")
 	fs.BoolVar(&f.withdrawOnly, "withdraw-only", false, "delete this instance's routes, wait until GCE reports them deleted, exit (no data plane)")
-	fs.StringVar(&f.listen, "listen", "", "`address` for /healthz, /readyz, /status, /metrics (default: health.listen, else <nic0 address>:<health.port>)")
+	fs.StringVar(&f.listen, "listen", "", "`address` for /healthz, /readyz, /status, /metrics (default: health.listen, else <nic0 address>:<health.port> and 127.0.0.1:<health.port>)")
 	fs.DurationVar(&f.stopTimeout, "stop-timeout", defaultStopTimeout, "after the first SIGTERM, end the drain by this `duration` (keep under the unit's TimeoutStopSec)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -131,7 +131,7 @@ func runAgent(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opts.Listen = agent.ListenAddress(f.listen, cfg.Health, nic0)
+	opts.Listen = agent.ListenAddresses(f.listen, cfg.Health, nic0)
 	k, err := kernel.New(netns.None())
 	if err != nil {
 		return err

@@ -62,8 +62,9 @@ type Options struct {
 	Gatherer   prometheus.Gatherer
 	Log        *zap.Logger
 
-	// Listen is the HTTP address; empty: do not serve (tests use Handler).
-	Listen string
+	// Listen are the HTTP addresses (ListenAddresses); none: do not serve
+	// (tests use Handler).
+	Listen []string
 	// StopTimeout bounds the drain, counted from the stop request.
 	StopTimeout time.Duration // default 80s
 	// Hurry, when closed (second SIGTERM), ends the grace at once.
@@ -334,9 +335,9 @@ func (a *Agent) getPhase() string {
 	return a.phase
 }
 
-// serveHTTP listens on Options.Listen, if set, and returns how to stop.
+// serveHTTP listens on every Options.Listen address and returns how to stop.
 func (a *Agent) serveHTTP() (func(), error) {
-	if a.opt.Listen == "" {
+	if len(a.opt.Listen) == 0 {
 		return func() {}, nil
 	}
 	// IP_FREEBIND: nic0's address may not be configured yet this early in
@@ -350,17 +351,26 @@ func (a *Agent) serveHTTP() (func(), error) {
 		}
 		return serr
 	}}
-	ln, err := lc.Listen(context.Background(), "tcp", a.opt.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", a.opt.Listen, err)
-	}
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			a.log.Error("http server stopped", logging.Err(err))
+	var lns []net.Listener
+	for _, addr := range a.opt.Listen {
+		ln, err := lc.Listen(context.Background(), "tcp", addr)
+		if err != nil {
+			for _, l := range lns {
+				_ = l.Close()
+			}
+			return nil, fmt.Errorf("listen %s: %w", addr, err)
 		}
-	}()
-	a.log.Info("serving http", logging.Addr(ln.Addr().String()))
+		lns = append(lns, ln)
+	}
+	for _, ln := range lns {
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.log.Error("http server stopped", logging.Addr(ln.Addr().String()), logging.Err(err))
+			}
+		}()
+		a.log.Info("serving http", logging.Addr(ln.Addr().String()))
+	}
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

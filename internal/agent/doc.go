@@ -42,8 +42,9 @@
 //     with a live context. Withdraw calls are cut at the stop timeout.
 //   - Withdraw deletes the wanted names, then sweeps one list per project for
 //     any other owned route that still carries this instance id.
-//   - HTTP listens on nic0's address (health.listen or --listen override),
-//     with IP_FREEBIND so that it binds before DHCP has configured nic0.
+//   - HTTP listens on nic0's address and loopback (the Ops Agent scrapes
+//     localhost), not nic1's; health.listen or --listen override. IP_FREEBIND
+//     lets it bind before DHCP has configured nic0.
 //   - /readyz is 200 only while the data plane is ready, the routes are
 //     announced and no drain has begun; every answer names the phase
 //     (agentapi.PhaseHeader); a data plane that breaks while

@@ -51,6 +51,8 @@ type env struct {
 	reg *prometheus.Registry
 	// fwd is the forwarder namespace of the last newTestDataPlane.
 	fwd *kerneltest.NS
+	// kernel is the in-memory kernel of the last fakeDataPlane.
+	kernel *kerneltest.Fake
 }
 
 func newEnv(t testing.TB, opts gcefake.Options) *env {

@@ -94,7 +94,7 @@ func (l *loop) advance() bool {
 			return true
 		case l.stopCause != "":
 			l.startWithdraw() // the stop's drain: sweep again, then the grace
-		case !l.marked:
+		case !l.marked && l.a.opt.DataPlane.Ready():
 			l.startAnnounce()
 		}
 	}
@@ -155,9 +155,10 @@ func (l *loop) requestStop(cause string) {
 		time.AfterFunc(half, l.cutAnnounce), time.AfterFunc(l.a.opt.StopTimeout, l.cutDrain))
 }
 
-// readyWake is the data plane's wake-up while starting, else nil.
+// readyWake is the data plane's wake-up while an announce may wait for it
+// (starting, or drained by the mark), else nil.
 func (l *loop) readyWake() <-chan struct{} {
-	if l.state != agentapi.PhaseStarting {
+	if l.state != agentapi.PhaseStarting && l.state != agentapi.PhaseDrained {
 		return nil
 	}
 	return l.a.opt.DataPlane.ReadyChanged()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync"
 
-	"github.com/vpclink/vpclink/internal/agentapi"
 	"github.com/vpclink/vpclink/internal/gce"
 	"github.com/vpclink/vpclink/internal/logging"
 )
@@ -49,16 +48,16 @@ func (a *Agent) watchMark(ctx context.Context) {
 	if a.opt.Metadata == nil {
 		return
 	}
-	_ = a.opt.Metadata.WatchAttribute(ctx, agentapi.DrainAttribute, func(v gce.AttributeValue) {
+	_ = a.opt.Metadata.WatchAttribute(ctx, gce.DrainMetadataKey, func(v gce.AttributeValue) {
 		if v.Err != nil {
 			a.log.Warn("drain mark unreadable, keeping the last reading", logging.Op("drain-mark"), logging.Err(v.Err))
 			return
 		}
 		if v.Found {
-			a.log.Info("drain mark set", logging.Op("drain-mark"), logging.Attribute(agentapi.DrainAttribute),
+			a.log.Info("drain mark set", logging.Op("drain-mark"), logging.Attribute(gce.DrainMetadataKey),
 				logging.Reason(v.Value))
 		} else {
-			a.log.Info("drain mark clear", logging.Op("drain-mark"), logging.Attribute(agentapi.DrainAttribute))
+			a.log.Info("drain mark clear", logging.Op("drain-mark"), logging.Attribute(gce.DrainMetadataKey))
 		}
 		a.mark.set(v.Found)
 	})

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vpclink/vpclink/internal/agentapi"
 	"github.com/vpclink/vpclink/internal/config"
 	"github.com/vpclink/vpclink/internal/dataplane"
 	"github.com/vpclink/vpclink/internal/gce"
@@ -41,6 +40,7 @@ func (e *env) fakeDataPlane(inst gcefake.Instance, cfgText string) *dataplane.Ke
 			Addrs: []netip.Prefix{netip.PrefixFrom(netip.MustParseAddr(nic.IP), bits)}}
 	}
 	k := kerneltest.NewFake(link("eth0", inst.NICs[0]), link("eth1", inst.NICs[1]))
+	e.kernel = k
 	return dataplane.New(dataplane.Config{
 		NIC0MAC: inst.NICs[0].MAC, NIC1MAC: inst.NICs[1].MAC, NIC1Gateway: inst.NICs[1].Gateway,
 		Policy: cfg.PolicyRouting,
@@ -57,7 +57,7 @@ func (e *env) markedAgent(inst gcefake.Instance) *Agent {
 
 func (e *env) setMark(inst gcefake.Instance, value string) {
 	e.t.Helper()
-	if err := e.fake.SetAttribute(testProject, testZone, inst.Name, agentapi.DrainAttribute, value); err != nil {
+	if err := e.fake.SetAttribute(testProject, testZone, inst.Name, gce.DrainMetadataKey, value); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -135,6 +135,32 @@ func TestDrainMarkSurvivesRestart(t *testing.T) {
 	}
 	e.setMark(inst, "")
 	eventually(t, 10*time.Second, "ready once the mark is cleared", a.Ready)
+	r.stop()
+	if err := r.wait(t, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Clearing the mark while the data plane is broken announces nothing until
+// the data plane is ready again.
+func TestDrainMarkClearedWaitsForDataPlane(t *testing.T) {
+	e := newEnv(t, gcefake.Options{})
+	inst := e.createInstance("fwd-1", testConfig)
+	a := e.markedAgent(inst)
+	r := start(a)
+	eventually(t, 10*time.Second, "agent ready", a.Ready)
+	e.setMark(inst, "by test")
+	eventually(t, 10*time.Second, "phase drained", func() bool { return a.Status().Phase == PhaseDrained })
+	e.kernel.SetLinkUp("eth1", false)
+	eventually(t, 5*time.Second, "data plane not ready", func() bool { return !a.Status().Forwarding })
+	inserts := e.inserts()
+	e.setMark(inst, "")
+	time.Sleep(2 * time.Second) // more than the mark watch's pace
+	if n := e.inserts() - inserts; n != 0 || a.Status().Phase != PhaseDrained {
+		t.Errorf("mark cleared with nic1 down: %d inserts, phase %s; want none, drained", n, a.Status().Phase)
+	}
+	e.kernel.SetLinkUp("eth1", true)
+	eventually(t, 10*time.Second, "ready once nic1 is back", a.Ready)
 	r.stop()
 	if err := r.wait(t, 20*time.Second); err != nil {
 		t.Fatal(err)

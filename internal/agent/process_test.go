@@ -330,8 +330,8 @@ func TestAgentProcessWithdrawOnly(t *testing.T) {
 }
 
 // TestAgentProcessListensOnNIC0: without --listen or health.listen the
-// agent serves on nic0's address only: not on nic1 (the other VPC), not on
-// loopback.
+// agent serves on nic0's address and loopback (the local metrics scraper),
+// not on nic1 (the other VPC).
 func TestAgentProcessListensOnNIC0(t *testing.T) {
 	p := newProcEnv(t, gcefake.Options{})
 	ap := p.startAgent(t, "--listen=")
@@ -360,12 +360,12 @@ func TestAgentProcessListensOnNIC0(t *testing.T) {
 		})
 		return err
 	}
-	if err := get(p.inst.NICs[0].IP); err != nil {
-		t.Errorf("nic0 %s: %v, want an answer", p.inst.NICs[0].IP, err)
-	}
-	for _, host := range []string{p.inst.NICs[1].IP, "127.0.0.1"} {
-		if err := get(host); err == nil {
-			t.Errorf("%s:9780 answered, want the port closed there", host)
+	for _, host := range []string{p.inst.NICs[0].IP, "127.0.0.1"} {
+		if err := get(host); err != nil {
+			t.Errorf("%s:9780: %v, want an answer", host, err)
 		}
+	}
+	if err := get(p.inst.NICs[1].IP); err == nil {
+		t.Errorf("nic1 %s:9780 answered, want the port closed there", p.inst.NICs[1].IP)
 	}
 }

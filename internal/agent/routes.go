@@ -135,17 +135,20 @@ func GroupFromAttributes(instanceGroup, createdBy string) string {
 	return ""
 }
 
-// ListenAddress is where the agent serves HTTP: the --listen flag, else
-// health.listen, else nic0's address on health.port. Not every address by
-// default: nic1 faces the other VPC, which has no business with /status.
-func ListenAddress(flag string, h config.AgentHealth, nic0 gce.MetadataNIC) string {
+// ListenAddresses are where the agent serves HTTP: the --listen flag, else
+// health.listen, else nic0's address and loopback on health.port. Not
+// every address by default: nic1 faces the other VPC, which has no business
+// with /status; loopback serves the local metrics scraper (the Ops Agent
+// reads localhost:PORT/metrics).
+func ListenAddresses(flag string, h config.AgentHealth, nic0 gce.MetadataNIC) []string {
+	port := strconv.Itoa(h.Port)
 	switch {
 	case flag != "":
-		return flag
+		return []string{flag}
 	case h.Listen != "":
-		return h.Listen
+		return []string{h.Listen}
 	case nic0.IP != "":
-		return net.JoinHostPort(nic0.IP, strconv.Itoa(h.Port))
+		return []string{net.JoinHostPort(nic0.IP, port), net.JoinHostPort("127.0.0.1", port)}
 	}
-	return ":" + strconv.Itoa(h.Port)
+	return []string{":" + port}
 }

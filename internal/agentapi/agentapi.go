@@ -28,11 +28,6 @@ const (
 // PhaseHeader carries the phase on every /readyz answer.
 const PhaseHeader = "Vpclink-Phase"
 
-// DrainAttribute is the instance metadata key that marks an instance as
-// drained (value: when and by whom). Its agent withdraws its routes and
-// announces nothing while it is set; the reconciler restores nothing for it.
-const DrainAttribute = "vpclink-drain"
-
 // Status is the body of the agent's GET /status. Ready keeps the meaning it
 // had from the first release: /readyz answers 200.
 type Status struct {

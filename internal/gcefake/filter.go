@@ -133,11 +133,9 @@ func (sc *scanner) value() (string, error) {
 		if end >= len(sc.src) {
 			return "", fmt.Errorf("unterminated string")
 		}
-		v, err := strconv.Unquote(sc.src[sc.pos : end+1])
-		if err != nil {
-			// Regexes like "a\.b" are not valid Go escapes: keep them raw.
-			v = sc.src[sc.pos+1 : end]
-		}
+		// Kept raw: for eq/ne the value is RE2, whose escapes (\b, \., \")
+		// gcloud writes and GCE reads as such (gcloud's filter_rewrite).
+		v := sc.src[sc.pos+1 : end]
 		sc.pos = end + 1
 		return v, nil
 	}
@@ -175,6 +173,7 @@ func (sc *scanner) clause() (clause, error) {
 	case "eq", "ne":
 		expr, c.neg = v, op == "ne"
 	case "=", "!=", ":":
+		v = strings.NewReplacer(`\"`, `"`, `\\`, `\`).Replace(v)
 		parts := strings.Split(v, "*")
 		for i := range parts {
 			parts[i] = regexp.QuoteMeta(parts[i])

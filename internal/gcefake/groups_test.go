@@ -82,6 +82,9 @@ func allRunning(mis []*computepb.ManagedInstance, n int) bool {
 }
 
 func TestZonalGroupLifecycleWithRealClient(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a whole group lifecycle with boot and stop delays (full tier)")
+	}
 	rec := &recorder{stopDelay: 500 * time.Millisecond}
 	s, ts := newFake(t, Options{BootDelay: time.Second, Lifecycle: rec})
 	if err := s.CreateGroup(GroupSpec{Project: proj, Name: "fwd", Zone: zoneA, TargetSize: 3, NICs: twoNICs,

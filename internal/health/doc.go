@@ -1,10 +1,13 @@
 // Package health probes the forwarders' readiness endpoints concurrently and
 // turns the answers into verdicts with thresholds and hysteresis. It runs on
 // its own clock, independent of any reconcile tick: every target is probed
-// every Config.Interval, the first probe at a random offset within the
-// interval so that a thousand targets spread evenly instead of firing
-// together. Each verdict change is sent on Changes() at once, so the
-// reconciler can act within one probe interval of the deciding probe.
+// every Config.Interval, the first probe at a random offset so that a
+// thousand targets spread evenly over the interval instead of firing
+// together; the window is 1 ms per target up to the interval, so that a
+// small group is probed at once after a (re)start and detection does not
+// lose up to an interval to the spread. Each verdict change is sent on
+// Changes() at once, so the reconciler can act within one probe interval of
+// the deciding probe.
 //
 // Verdicts (choices DESIGN.md leaves open):
 //

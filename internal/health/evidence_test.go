@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vpclink/vpclink/internal/agentapi"
 )
 
 // TestObserveEvidence states what an answer means, as the table of
@@ -98,5 +100,21 @@ func TestMonitorRestartsTargetOnNewStart(t *testing.T) {
 	m.SetTargets([]Target{{Key: "a", URL: "http://x", Start: t0.Add(time.Minute)}})
 	if s := m.States()["a"]; s.Verdict != Starting || s.EverHealthy {
 		t.Fatalf("new start: %+v, want Starting and never healthy", s)
+	}
+}
+
+// The agent names its phase in a header; the body may add why.
+func TestHTTPProberReadsPhaseHeader(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		phase := strings.TrimPrefix(r.URL.Path, "/")
+		w.Header().Set(agentapi.PhaseHeader, phase)
+		http.Error(w, "not ready: "+phase+": data plane not ready, cannot forward", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	p := NewHTTPProber(time.Second)
+	for phase, want := range map[string]Evidence{"announcing": ComingUp, "draining": Withdrawing, "serving": Failed} {
+		if ev, _ := Classify(p.Probe(context.Background(), srv.URL+"/"+phase)); ev != want {
+			t.Errorf("503 with %s %q: evidence %d, want %d", agentapi.PhaseHeader, phase, ev, want)
+		}
 	}
 }

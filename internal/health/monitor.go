@@ -133,7 +133,7 @@ func (m *Monitor) start(t *target) {
 	ctx, stop := context.WithCancel(m.runCtx)
 	t.stop = stop
 	m.wg.Add(1)
-	go m.probeLoop(ctx, t)
+	go m.probeLoop(ctx, t, m.spread())
 }
 
 // Run probes every target every Interval until ctx ends, then stops all
@@ -179,12 +179,23 @@ func (m *Monitor) States() map[string]State {
 }
 
 // probeLoop probes t on a fixed grid of slots, Interval apart, starting at a
-// random offset. A probe that overruns its slot skips the slots it covered
-// rather than bunching up probes afterwards.
-func (m *Monitor) probeLoop(ctx context.Context, t *target) {
+// random offset within spread. A probe that overruns its slot skips the
+// slots it covered rather than bunching up probes afterwards.
+// spreadPerTarget is how far apart the first probes of new targets are
+// spread, on average: enough that a thousand targets do not fire together,
+// little enough that three are all probed within milliseconds of a start.
+const spreadPerTarget = time.Millisecond
+
+// spread is the window the first probe of a new target falls in: the
+// interval, or less when there are few targets. Callers hold m.mu.
+func (m *Monitor) spread() time.Duration {
+	return max(min(m.cfg.Interval, time.Duration(len(m.targets))*spreadPerTarget), time.Nanosecond)
+}
+
+func (m *Monitor) probeLoop(ctx context.Context, t *target, spread time.Duration) {
 	defer m.wg.Done()
 	interval := m.cfg.Interval
-	slot := time.Now().Add(rand.N(interval))
+	slot := time.Now().Add(rand.N(spread))
 	timer := time.NewTimer(time.Until(slot))
 	defer timer.Stop()
 	for {

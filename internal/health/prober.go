@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/vpclink/vpclink/internal/agentapi"
 )
 
 // Prober makes one readiness probe: nil means ready. It must not retry: a
@@ -23,8 +25,9 @@ type Prober interface {
 type StatusError struct {
 	URL  string
 	Code int
-	// Phase is the agent's phase when a 503 body reads "not ready: PHASE"
-	// (the agent's /readyz), else empty.
+	// Phase is the agent's phase on a 503: its Vpclink-Phase header
+	// (agentapi.PhaseHeader), or a body "not ready: PHASE" from agents that
+	// send no header; else empty.
 	Phase string
 }
 
@@ -141,7 +144,10 @@ func (p *httpProber) Probe(ctx context.Context, url string) error {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		se := &StatusError{URL: url, Code: resp.StatusCode}
 		if resp.StatusCode == http.StatusServiceUnavailable {
-			se.Phase = phaseOf(body)
+			se.Phase = resp.Header.Get(agentapi.PhaseHeader)
+			if se.Phase == "" {
+				se.Phase = phaseOf(body)
+			}
 		}
 		return se
 	}

@@ -135,7 +135,9 @@ interval: 5s
 }
 
 // agentConfig is the forwarders' vpclink-config: each announces VPC B's
-// range on VPC A and, for the replies, VPC A's range on VPC B.
+// range on VPC A and, for the replies, VPC A's range on VPC B. The agents
+// listen on every address, not on nic0's alone (the production default):
+// the lab process reaches them over their mgmt link.
 func agentConfig(prefix string, drainGrace time.Duration) string {
 	return strings.TrimSpace(fmt.Sprintf(`
 routes:
@@ -146,10 +148,10 @@ routes:
     destRanges: [%s]
     priority: 900
 policyRouting: {nic: 1, table: 1, tableName: rt1, via: [%s]}
-health: {port: %d}
+health: {port: %d, listen: ":%d"}
 drain: {grace: %s}
 routePrefix: %s
-`, NetworkA, VPCBRange, NetworkB, VPCARange, VPCBRange, agentPort, drainGrace, prefix)) + "\n"
+`, NetworkA, VPCBRange, NetworkB, VPCARange, VPCBRange, agentPort, agentPort, drainGrace, prefix)) + "\n"
 }
 
 const agentPort = 9780

@@ -29,6 +29,7 @@ type Forwarders struct {
 	mu       sync.Mutex
 	byID     map[uint64]*forwarder
 	names    map[uint64]string // every incarnation ever started: id -> name
+	history  []Event           // guests started and stopped, for timelines
 	nextSlot int
 }
 
@@ -110,6 +111,7 @@ func (f *Forwarders) start(inst gcefake.Instance) error {
 	f.mu.Lock()
 	f.byID[inst.ID] = fw
 	f.names[inst.ID] = inst.Name
+	f.history = append(f.history, Event{At: fw.started, Kind: EventInstance, Label: incarnation(inst.Name, inst.ID) + " running"})
 	f.mu.Unlock()
 	f.log.Info("forwarder started", zap.String("op", "forwarder-start"), zap.String("instance", inst.Name), zap.Uint64("id", inst.ID), zap.String("netns", ns), zap.String("nic0", nic0.IP), zap.String("nic1", nic1.IP))
 	return nil
@@ -128,6 +130,9 @@ func (f *Forwarders) Stopping(ctx context.Context, inst gcefake.Instance) {
 		return
 	}
 	began := time.Now()
+	f.mu.Lock()
+	f.history = append(f.history, Event{At: began, Kind: EventInstance, Label: incarnation(inst.Name, inst.ID) + " stopping"})
+	f.mu.Unlock()
 	if fw.panicked {
 		_ = fw.cmd.Process.Kill()
 	} else {
@@ -169,20 +174,32 @@ func (f *Forwarders) Running() map[uint64]gcefake.Instance {
 	return out
 }
 
+// History returns the guests' starts and stops between from and to.
+func (f *Forwarders) History(from, to time.Time) []Event {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Event
+	for _, ev := range f.history {
+		if !ev.At.Before(from) && !ev.At.After(to) {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// incarnation names one incarnation for people: the instance name and the
+// last digits of its id (a recreate keeps the name).
+func incarnation(name string, id uint64) string {
+	s := fmt.Sprint(id)
+	return name + " …" + s[max(0, len(s)-4):]
+}
+
 // NameOf returns the instance name of incarnation id, running or gone; ""
 // for an id the lab never ran.
 func (f *Forwarders) NameOf(id uint64) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.names[id]
-}
-
-// MgmtIP returns the management address of instance name's guest.
-func (f *Forwarders) MgmtIP(name string) string {
-	if fw := f.find(name); fw != nil {
-		return forwarderMgmtIP(fw.slot)
-	}
-	return ""
 }
 
 // Namespace returns the namespace of instance name's guest.

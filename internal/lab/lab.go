@@ -239,6 +239,11 @@ func start(ctx context.Context, opts Options) (_ *env, err error) {
 	}
 	e.printf("lab up: fake GCE at %s, logs in %s", endpoint, opts.LogDir)
 	e.printf("model: %s", opts.Model().Summary())
+	e.printf("gcloud against this lab, from a shell in its namespace (ip netns exec %s bash):", e.topo.Mgmt())
+	for _, l := range gcefake.GcloudConfigLines(endpoint) {
+		e.printf("  %s", l)
+	}
+	e.printf("  gcloud compute routes list --project %s", Project)
 	return e, nil
 }
 

@@ -18,6 +18,7 @@ func (e *env) picture(r *run, m Measurement, end time.Time, rec record, obs Obse
 	title := fmt.Sprintf("%s · vpclink · profile %s · operations %s · propagation %s", r.sc.name, e.opts.Profile, e.opLatency, e.opts.Propagation)
 	tl := NewTimeline(title, r.start, end, m)
 	tl.Events = append(tl.Events, r.events...)
+	tl.Events = append(tl.Events, e.fwd.History(r.start, end)...)
 	tl.Events = append(tl.Events, e.verdicts(r.start, end)...)
 	tl.AddRouteActivity(rec.ops, rec.changes, e.routeLabel)
 	if f := r.failure; f != nil && obs.FloorErr == nil {

@@ -71,8 +71,7 @@ func (e *env) routeLabel(route string) string {
 	if err != nil {
 		return ""
 	}
-	id := p.InstanceID.String()
-	name := e.fwd.NameOf(uint64(p.InstanceID)) + " …" + id[max(0, len(id)-4):]
+	name := incarnation(e.fwd.NameOf(uint64(p.InstanceID)), uint64(p.InstanceID))
 	for _, n := range []struct{ network, dest string }{{NetworkA, VPCBRange}, {NetworkB, VPCARange}} {
 		if naming.RouteName(RoutePrefix, p.InstanceID, Project, n.network, n.dest) == route {
 			return name + " " + n.network

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/vpclink/vpclink/internal/gce"
 	"github.com/vpclink/vpclink/internal/gcefake"
 	"github.com/vpclink/vpclink/internal/instanceid"
 	"github.com/vpclink/vpclink/internal/rollout"
@@ -107,8 +106,9 @@ func rollingUpdate(ctx context.Context, e *env, r *run) error {
 		Routes: e.api.Routes, Instances: e.api.Instances, Groups: e.api.Groups,
 		RoutePrefix: RoutePrefix,
 		Out:         e.opts.Progress,
-		// The lab probes over its management network; an operator probes nic0.
-		Ready: rollout.HTTPReady(agentPort, "/readyz", 800*time.Millisecond, func(in gce.Instance) string { return e.fwd.MgmtIP(in.Name) }),
+		// nic0, as an operator's rollout probes: the lab process reaches
+		// it over the health checkers' path.
+		Ready: rollout.HTTPReady(agentPort, "/readyz", 800*time.Millisecond, nil),
 	}
 	r.mark(e, "rollout starts")
 	err := ops.Rollout(ctx, e.group, e.opts.DrainGrace, 3*time.Minute+2*e.opts.BootDelay)

@@ -27,6 +27,7 @@ const (
 	colStall     = "#d62728"
 	colAction    = "#444444"
 	colVerdict   = "#8e44ad"
+	colInstance  = "#1f6f8b"
 	colDelete    = "#e8a09a"
 	colInsert    = "#9fd59f"
 	colOther     = "#c8c8c8"
@@ -105,7 +106,7 @@ func (tl Timeline) SVG() string {
 
 	// Events: the lab's actions, then the reconciler's verdicts, labels
 	// staggered so neighbours stay legible.
-	lanes := []struct{ kind, name, colour string }{{EventAction, "lab", colAction}, {EventVerdict, "reconciler verdicts", colVerdict}}
+	lanes := []struct{ kind, name, colour string }{{EventAction, "lab", colAction}, {EventInstance, "instances", colInstance}, {EventVerdict, "reconciler verdicts", colVerdict}}
 	for _, lane := range lanes {
 		laneTop := y
 		body(`<text x="12" y="%.0f">%s</text>`, laneTop+14, lane.name)
@@ -176,7 +177,8 @@ func (tl Timeline) SVG() string {
 
 	// Vertical guides through every panel for each event, then the axis.
 	for _, ev := range tl.Events {
-		if ev.At.Before(tl.Start) || ev.At.After(tl.End) {
+		// Guests come and go often (a rollout): their lane is enough.
+		if ev.At.Before(tl.Start) || ev.At.After(tl.End) || ev.Kind == EventInstance {
 			continue
 		}
 		col := colAction

@@ -38,6 +38,7 @@ func sampleTimeline() Timeline {
 	tl.Events = []Event{
 		{At: at(4), Kind: EventAction, Label: "panic fwd-x2kd"},
 		{At: at(7.1), Kind: EventVerdict, Label: "fwd-x2kd Unhealthy"},
+		{At: at(24), Kind: EventInstance, Label: "fwd-q9aa …4411 running"},
 	}
 	tl.Floor = &Span{Start: at(4), End: at(4 + 11.9), Label: "floor 11.9s"}
 	tl.Gap = &Span{Start: at(4), End: at(16.4), Label: "gap 12.4s (+0.5s)"}
@@ -90,7 +91,7 @@ func TestTimelineSVG(t *testing.T) {
 			t.Fatalf("not well-formed XML: %v\n%s", err, svg)
 		}
 	}
-	for _, want := range []string{"panic fwd-x2kd", "fwd-x2kd Unhealthy", "fwd-x2kd vpc-b", "floor 11.9s", "gap 12.4s (+0.5s)", "routes.delete issued 7.2s, DONE 18.0s", "flow 8", "30.0s"} {
+	for _, want := range []string{"panic fwd-x2kd", "fwd-x2kd Unhealthy", "fwd-q9aa …4411 running", "fwd-x2kd vpc-b", "floor 11.9s", "gap 12.4s (+0.5s)", "routes.delete issued 7.2s, DONE 18.0s", "flow 8", "30.0s"} {
 		if !strings.Contains(svg, want) {
 			t.Errorf("picture lacks %q", want)
 		}

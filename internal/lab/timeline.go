@@ -31,15 +31,17 @@ type Timeline struct {
 // Event is a point on the timeline.
 type Event struct {
 	At    time.Time
-	Kind  string // EventAction or EventVerdict
+	Kind  string // EventAction, EventInstance or EventVerdict
 	Label string
 }
 
-// Event kinds: what the lab did (panic, resize, nic1 down, ...) and the
-// reconciler's verdict changes.
+// Event kinds: what the lab did (panic, resize, nic1 down, ...), guests
+// starting and stopping (the group's doing), and the reconciler's verdict
+// changes.
 const (
-	EventAction  = "action"
-	EventVerdict = "verdict"
+	EventAction   = "action"
+	EventInstance = "instance"
+	EventVerdict  = "verdict"
 )
 
 // Span is a stretch of time.

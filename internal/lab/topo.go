@@ -32,6 +32,12 @@ const (
 	MgmtIP           = "10.254.0.1"
 	mgmtPrefixLen    = 16
 	reconcilerMgmtIP = "10.254.0.2"
+	// Health checking: GCE's checkers reach an instance's nic0 from
+	// 35.191.0.0/16 (one of the ranges the forwarder module's firewall
+	// admits). The lab gives the mgmt namespace, where the fake runs its
+	// autohealing checks, such an address on a link to VPC A's fabric.
+	HealthCheckerIP = "35.191.0.1"
+	healthCheckerGW = "35.191.0.2"
 )
 
 // Network names the fake GCE and the agent config use for the two VPCs.
@@ -136,6 +142,14 @@ func (t Topology) Build() (err error) {
 		{"-n", t.Mgmt(), "link", "set", "rec", "master", "mgmt", "up"},
 		{"-n", t.Reconciler(), "addr", "add", fmt.Sprintf("%s/%d", reconcilerMgmtIP, mgmtPrefixLen), "dev", "mgmt"},
 		{"-n", t.Reconciler(), "link", "set", "mgmt", "up"},
+		// Health checkers: mgmt reaches the forwarders' nic0 through VPC A,
+		// and their replies come back the way any VPC A traffic does.
+		{"-n", t.Mgmt(), "link", "add", "hc", "type", "veth", "peer", "name", "hc", "netns", t.VPCA()},
+		{"-n", t.Mgmt(), "addr", "add", HealthCheckerIP + "/30", "dev", "hc"},
+		{"-n", t.Mgmt(), "link", "set", "hc", "up"},
+		{"-n", t.VPCA(), "addr", "add", healthCheckerGW + "/30", "dev", "hc"},
+		{"-n", t.VPCA(), "link", "set", "hc", "up"},
+		{"-n", t.Mgmt(), "route", "add", Nic0Subnet, "via", healthCheckerGW},
 	}
 	for _, s := range steps {
 		if err := ip(s...); err != nil {

@@ -3,6 +3,8 @@ package lab
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"slices"
@@ -100,6 +102,36 @@ func TestTopologyCarriesAndMeasuresTraffic(t *testing.T) {
 		}
 		forwardByHand(t, topo, k)
 	}
+	// The health checkers' path: from mgmt to a forwarder's nic0 and back,
+	// as the fake's autohealing probes go.
+	var hcListener net.Listener
+	if err := InNamespace(topo.Forwarder(1), func() (err error) {
+		hcListener, err = net.Listen("tcp4", "10.0.1.11:9780")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		if c, err := hcListener.Accept(); err == nil {
+			_, _ = c.Write([]byte("ok"))
+			_ = c.Close()
+		}
+	}()
+	if err := InNamespace(topo.Mgmt(), func() error {
+		c, err := net.DialTimeout("tcp4", "10.0.1.11:9780", 3*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if got := c.LocalAddr().(*net.TCPAddr).IP.String(); got != HealthCheckerIP {
+			return fmt.Errorf("health check from %s, want %s", got, HealthCheckerIP)
+		}
+		_, err = io.ReadAll(c)
+		return err
+	}); err != nil {
+		t.Errorf("mgmt to nic0 10.0.1.11:9780 (the health checkers' path): %v", err)
+	}
+	_ = hcListener.Close()
 	mac, err := ipOut("-n", topo.Forwarder(1), "-br", "link", "show", "nic1")
 	if err != nil || !strings.Contains(mac, "42:01:0a:13:11:0b") {
 		t.Fatalf("forwarder 1 nic1 = %q (%v), want MAC 42:01:0a:13:11:0b", mac, err)

@@ -130,6 +130,9 @@ func newHarness(t *testing.T, size int) *harness {
 // newHarnessWith is newHarness with the given groups.
 func newHarnessWith(t *testing.T, groups ...gcefake.GroupSpec) *harness {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: reconcilers, fake agents and the fake GCE running together (full tier)")
+	}
 	fake := gcefake.New(gcefake.Options{OpLatency: gcefake.Fixed(20 * time.Millisecond)})
 	srv := httptest.NewServer(fake)
 	h := &harness{t: t, fake: fake, agents: map[instanceid.ID]*fakeAgent{}, routeProject: testProject}

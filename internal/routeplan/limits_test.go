@@ -69,3 +69,13 @@ func TestGroupOfOneNotPrunedOnProbes(t *testing.T) {
 		t.Errorf("fail-static reason %q does not say why", d.FailStatic.Reason)
 	}
 }
+
+// A /status that says draining gets nothing back, whatever its phase says.
+func TestNoRestoreForDrainingStatus(t *testing.T) {
+	fws := []fw{{name: "a", id: 1, verdict: Healthy, wants: []string{"10.19.16.0/20"}}}
+	in := build(baseConfig(), fws, nil)
+	st := in.Wanted[1]
+	st.Draining, st.Phase = true, "serving"
+	in.Wanted[1] = st
+	check(t, Compute(in), nil, false)
+}

@@ -109,6 +109,8 @@ func statusMismatch(st agentapi.Status, m *member) string {
 		return "agent is not ready"
 	case st.Phase == "draining" || st.Phase == "drained":
 		return "agent is " + st.Phase
+	case st.Draining:
+		return "agent is draining"
 	}
 	return ""
 }

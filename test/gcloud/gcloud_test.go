@@ -85,10 +85,10 @@ func newCLI(t *testing.T, opts gcefake.Options) (*gcefake.Server, cli) {
 	// module), which spares a Python start per line.
 	for _, line := range gcefake.GcloudConfigLines(ts.URL + "/") {
 		f := strings.Fields(line)
-		section, name, ok := strings.Cut(f[len(f)-2], "/")
-		if len(f) != 5 || f[0] != "gcloud" || f[1] != "config" || f[2] != "set" || !ok {
+		if len(f) != 5 || f[0] != "gcloud" || f[1] != "config" || f[2] != "set" || !strings.Contains(f[3], "/") {
 			t.Fatalf("config line %q is not `gcloud config set SECTION/NAME VALUE`", line)
 		}
+		section, name, _ := strings.Cut(f[3], "/")
 		c.env = append(c.env, "CLOUDSDK_"+strings.ToUpper(section)+"_"+strings.ToUpper(name)+"="+f[4])
 	}
 	return fake, c
@@ -119,10 +119,8 @@ func (c cli) json(t *testing.T, v any, args ...string) {
 	}
 }
 
-// gate is a Lifecycle whose Stopping holds a group's stopping members, and
-// so the group's DELETING or RECREATING action, until release(group).
-var gate = &stopGate{held: map[string]chan struct{}{}}
-
+// stopGate is a Lifecycle whose Stopping holds a group's stopping members,
+// and so the group's DELETING or RECREATING action, until release(group).
 type stopGate struct {
 	mu   sync.Mutex
 	held map[string]chan struct{}
@@ -225,6 +223,7 @@ func lab(t *testing.T, fake *gcefake.Server) {
 func TestGcloudLooksAtALab(t *testing.T) {
 	// Operations take 300 ms, so gcloud waits on them; the gate holds
 	// members that stop, so wait-until finds their group unstable.
+	gate := &stopGate{held: map[string]chan struct{}{}}
 	fake, c := newCLI(t, gcefake.Options{OpLatency: gcefake.Fixed(300 * time.Millisecond), BootDelay: time.Second, Lifecycle: gate})
 	lab(t, fake)
 
@@ -258,7 +257,7 @@ func TestGcloudLooksAtALab(t *testing.T) {
 		})
 		t.Run("instances and groups", func(t *testing.T) {
 			t.Parallel()
-			instancesAndGroups(t, fake, c)
+			instancesAndGroups(t, fake, gate, c)
 		})
 	})
 

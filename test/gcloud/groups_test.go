@@ -12,7 +12,7 @@ import (
 
 // instancesAndGroups runs the instance and MIG commands: the reads side by
 // side, then the two chains of changes.
-func instancesAndGroups(t *testing.T, fake *gcefake.Server, c cli) {
+func instancesAndGroups(t *testing.T, fake *gcefake.Server, gate *stopGate, c cli) {
 	t.Run("read", func(t *testing.T) {
 		t.Run("instances list describe", func(t *testing.T) {
 			t.Parallel()
@@ -77,7 +77,7 @@ func instancesAndGroups(t *testing.T, fake *gcefake.Server, c cli) {
 		t.Run("managed resize wait-until", func(t *testing.T) {
 			t.Parallel()
 			c.run(t, "compute", "instance-groups", "managed", "resize", "fwd", "--zone", zoneA, "--size", "1")
-			waitUntilStable(t, fake, c, "fwd", "instanceGroupManagers.get", "--zone", zoneA)
+			waitUntilStable(t, fake, gate, c, "fwd", "instanceGroupManagers.get", "--zone", zoneA)
 			if n := len(members(fake, "fwd")); n != 1 {
 				t.Fatalf("wait-until --stable returned with %d members, want 1", n)
 			}
@@ -97,7 +97,7 @@ func instancesAndGroups(t *testing.T, fake *gcefake.Server, c cli) {
 			if len(got) != 1 || got[0].InstanceName != victim || got[0].Status != "SUCCESS" {
 				t.Fatalf("recreate-instances: %+v", got)
 			}
-			waitUntilStable(t, fake, c, "rfwd", "regionInstanceGroupManagers.get", "--region", region)
+			waitUntilStable(t, fake, gate, c, "rfwd", "regionInstanceGroupManagers.get", "--region", region)
 			after := members(fake, "rfwd")
 			if len(after) != 2 || after[victim] == "" || after[victim] == before[victim] {
 				t.Fatalf("after recreate and wait-until: members %v, before %v: want %s running with a new id", after, before, victim)
@@ -110,7 +110,7 @@ func instancesAndGroups(t *testing.T, fake *gcefake.Server, c cli) {
 // the gate holds, and releases it once gcloud has seen the group unstable:
 // shortly after wait-until's first get (getMethod) of the group. It checks
 // that wait-until polled again before it returned.
-func waitUntilStable(t *testing.T, fake *gcefake.Server, c cli, group, getMethod string, location ...string) {
+func waitUntilStable(t *testing.T, fake *gcefake.Server, gate *stopGate, c cli, group, getMethod string, location ...string) {
 	t.Helper()
 	gets := func() int64 { return fake.RequestCounts()[getMethod] }
 	before := gets()

@@ -72,6 +72,12 @@ output "health_check" {
 }
 
 output "health_check_firewall" {
-  description = "The firewall rule admitting Google's health checkers (the resource, for tests)."
-  value       = google_compute_firewall.health_checks
+  description = "The firewall rule admitting Google's health checkers: where it applies and what it admits (for tests)."
+  value = {
+    project                 = google_compute_firewall.health_checks.project
+    network                 = google_compute_firewall.health_checks.network
+    source_ranges           = google_compute_firewall.health_checks.source_ranges
+    target_service_accounts = google_compute_firewall.health_checks.target_service_accounts
+    allow                   = google_compute_firewall.health_checks.allow
+  }
 }

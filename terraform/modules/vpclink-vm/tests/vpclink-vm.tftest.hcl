@@ -1,6 +1,17 @@
 # Plans the shared VM module against a mocked google provider: what the
 # forwarders and reconciler modules' own tests do not pin down.
-mock_provider "google" {}
+# The service account's computed email, member and name, as IAM forms them: an
+# engine that fills computed values during plan (OpenTofu) would otherwise
+# invent strings that the provider's IAM member validation rejects.
+mock_provider "google" {
+  mock_resource "google_service_account" {
+    defaults = {
+      email  = "vpclink-sa@vpclink-test.iam.gserviceaccount.com"
+      member = "serviceAccount:vpclink-sa@vpclink-test.iam.gserviceaccount.com"
+      name   = "projects/vpclink-test/serviceAccounts/vpclink-sa@vpclink-test.iam.gserviceaccount.com"
+    }
+  }
+}
 
 variables {
   project        = "vpclink-test"
