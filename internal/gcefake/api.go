@@ -25,6 +25,7 @@ func (s *Server) registerCompute() {
 	handle("GET "+p+"zones/{zone}/instances", "instances.list", s.handleInstanceList)
 	handle("GET "+p+"zones/{zone}/instances/{instance}", "instances.get", s.handleInstanceGet)
 	handle("GET "+p+"aggregated/instances", "instances.aggregatedList", s.handleInstanceAggregatedList)
+	handle("POST "+p+"zones/{zone}/instances/{instance}/setMetadata", "instances.setMetadata", s.handleInstanceSetMetadata)
 
 	const z = p + "zones/{zone}/instanceGroupManagers/{igm}"
 	handle("GET "+z, "instanceGroupManagers.get", s.withGroup(zonalMIG, s.handleMIGGet))
@@ -32,12 +33,18 @@ func (s *Server) registerCompute() {
 	handle("POST "+z+"/resize", "instanceGroupManagers.resize", s.withGroup(zonalMIG, s.handleMIGResize))
 	handle("POST "+z+"/recreateInstances", "instanceGroupManagers.recreateInstances", s.withGroup(zonalMIG, s.handleMIGRecreate))
 	handle("POST "+z+"/deleteInstances", "instanceGroupManagers.deleteInstances", s.withGroup(zonalMIG, s.handleMIGDeleteInstances))
+	handle("POST "+z+"/createInstances", "instanceGroupManagers.createInstances", s.withGroup(zonalMIG, s.handleMIGCreateInstances))
+	handle("POST "+z+"/setInstanceTemplate", "instanceGroupManagers.setInstanceTemplate", s.withGroup(zonalMIG, s.handleMIGSetTemplate))
+	handle("PATCH "+z, "instanceGroupManagers.patch", s.withGroup(zonalMIG, s.handleMIGPatch))
 	const rg = p + "regions/{region}/instanceGroupManagers/{igm}"
 	handle("GET "+rg, "regionInstanceGroupManagers.get", s.withGroup(regionalMIG, s.handleMIGGet))
 	handle("POST "+rg+"/listManagedInstances", "regionInstanceGroupManagers.listManagedInstances", s.withGroup(regionalMIG, s.handleMIGList))
 	handle("POST "+rg+"/resize", "regionInstanceGroupManagers.resize", s.withGroup(regionalMIG, s.handleMIGResize))
 	handle("POST "+rg+"/recreateInstances", "regionInstanceGroupManagers.recreateInstances", s.withGroup(regionalMIG, s.handleMIGRecreate))
 	handle("POST "+rg+"/deleteInstances", "regionInstanceGroupManagers.deleteInstances", s.withGroup(regionalMIG, s.handleMIGDeleteInstances))
+	handle("POST "+rg+"/createInstances", "regionInstanceGroupManagers.createInstances", s.withGroup(regionalMIG, s.handleMIGCreateInstances))
+	handle("POST "+rg+"/setInstanceTemplate", "regionInstanceGroupManagers.setInstanceTemplate", s.withGroup(regionalMIG, s.handleMIGSetTemplate))
+	handle("PATCH "+rg, "regionInstanceGroupManagers.patch", s.withGroup(regionalMIG, s.handleMIGPatch))
 
 	// Anything else under /compute/ is a method the fake does not model.
 	s.mux.HandleFunc("/compute/", func(w http.ResponseWriter, r *http.Request) {

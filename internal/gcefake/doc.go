@@ -56,23 +56,50 @@
 // a propagation draw; a route whose delete is DONE keeps carrying traffic
 // for another draw. Source: the VPC routes overview
 // (cloud.google.com/vpc/docs/routes) says route changes reach the VMs'
-// controllers "by using an eventually consistent design", with no figure. EffectiveLog records each route's
-// effective on/off changes as the data plane sees them.
+// controllers "by using an eventually consistent design", with no figure.
+// EffectiveLog records each route's effective on/off changes as the data
+// plane sees them.
 //
 // # Instances, groups and effective routes
 //
 // Instance ids are random 19-digit numbers; NICs get the lowest free address
 // of their subnet CIDR (from .2), MAC 42:01:<IP bytes>, gateway the first
-// host. MIG members are named <group>-<4 random lowercase alnum>; regional
+// host. Instances carry creationTimestamp and lastStartTimestamp (set on
+// every move to RUNNING: boot, start, a recreate's new incarnation),
+// lastStopTimestamp and a metadata fingerprint.
+//
+// MIG members are named <group>-<4 random lowercase alnum>; regional
 // groups spread them over their zones. A member boots PROVISIONING →
 // STAGING (BootDelay/2) → RUNNING (BootDelay), then Lifecycle.Started runs.
-// Delete and recreate set STOPPING, run Lifecycle.Stopping (bounded by
-// ShutdownTimeout; only for members whose Started ran), then TERMINATED and
+// Until STAGING its VM does not exist for the API: listManagedInstances
+// shows it CREATING without id and instanceStatus, instances.get is 404.
+// On RUNNING it is VERIFYING while the group's autohealing check has not
+// passed HealthyThreshold times, NONE without autohealing. Delete and
+// recreate set STOPPING, run Lifecycle.Stopping (bounded by the shutdown
+// budget: the template's graceful shutdown, else ShutdownTimeout, 90 s by
+// default; only for members whose Started ran), then TERMINATED and
 // removal; a recreate then boots a new incarnation with the same name and a
-// new id. Scale-in removes non-RUNNING members first, then the newest.
+// new id, RECREATING until it runs. Scale-in removes non-RUNNING members
+// first, then those on an older template, then the newest.
+// listManagedInstances is PAGELESS (maxResults and pageToken ignored)
+// unless GroupSpec.Paginated.
+//
+// Groups have an instance template (members record theirs: the managed
+// instance's version), an update policy (UpdatePolicy: PROACTIVE updates
+// replace members on another template within maxSurge/maxUnavailable) and
+// optional autohealing (AutoHealing: HTTP probes of each member's nic0
+// address; UnhealthyThreshold failures after InitialDelay recreate it).
+// API: setInstanceTemplate, patch (updatePolicy, one version,
+// instanceTemplate, targetSize), createInstances, resize,
+// recreateInstances, deleteInstances. A MIG call acts at once (the MIG
+// accepts the request) and its operation completes later.
+//
 // Standalone instances (CreateInstance) and the direct setters (SetStatus,
 // DeleteInstance) never call the Lifecycle hooks; DeleteInstance of a member
 // makes its group create a replacement, as a MIG keeps its target size.
+// instances.setMetadata replaces an instance's metadata when its operation
+// is DONE and requires the current fingerprint (412 conditionNotMet
+// otherwise).
 //
 // A route is effective (EffectiveRoutes) once it is programmed and while
 // its next hop is RUNNING, plus RouteGrace after the hop left RUNNING (even
@@ -87,8 +114,9 @@
 // as in GCE's discovery document: routes.insert, routes.get, routes.list,
 // routes.delete, globalOperations.get, globalOperations.wait,
 // zoneOperations.get, regionOperations.get, instances.get, instances.list,
-// instances.aggregatedList, instanceGroupManagers.{get,listManagedInstances,
-// resize,recreateInstances,deleteInstances} and the same under
+// instances.aggregatedList, instances.setMetadata,
+// instanceGroupManagers.{get,listManagedInstances,resize,recreateInstances,
+// deleteInstances,createInstances,setInstanceTemplate,patch} and the same under
 // regionInstanceGroupManagers, or "*" for every method without its own.
 // RequestCounts counts Compute calls by the same names.
 //
@@ -124,8 +152,11 @@
 // network-interfaces/N/{ip,mac,gateway,network,subnetmask} (network as
 // projects/NUM/networks/NAME), attributes/ and attributes/KEY (404 when
 // unset). ?recursive=true returns JSON for network-interfaces/,
-// network-interfaces/N/ and attributes/. The listener closes when the
-// incarnation is removed.
+// network-interfaces/N/ and attributes/. Every answer carries an ETag (a
+// hash of the value); ?wait_for_change=true waits until the value's ETag
+// differs from last_etag (or, without last_etag, until the next change) or
+// timeout_sec passes, as the real metadata server does. The listener
+// closes when the incarnation is removed.
 //
 // # Control API (JSON, under /_fake/)
 //

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -57,7 +58,21 @@ func (s *Server) handleMIGGet(w http.ResponseWriter, _ *http.Request, m migReque
 		TargetSize:        proto.Int32(int32(g.spec.TargetSize)),
 		SelfLink:          proto.String(apiBase + m.path),
 		InstanceGroup:     proto.String(apiBase + m.scope.path() + "/instanceGroups/" + g.spec.Name),
-		InstanceTemplate:  proto.String(apiBase + "projects/" + g.spec.Project + "/global/instanceTemplates/" + g.spec.Name),
+		InstanceTemplate:  proto.String(g.template),
+		Versions:          []*computepb.InstanceGroupManagerVersion{{InstanceTemplate: proto.String(g.template)}},
+		UpdatePolicy: &computepb.InstanceGroupManagerUpdatePolicy{
+			Type:           proto.String(g.policy.Type),
+			MinimalAction:  proto.String("REPLACE"),
+			MaxSurge:       &computepb.FixedOrPercent{Fixed: proto.Int32(int32(g.policy.surge()))},
+			MaxUnavailable: &computepb.FixedOrPercent{Fixed: proto.Int32(int32(g.policy.unavailable()))},
+		},
+		ListManagedInstancesResults: proto.String(listResultsMode(g)),
+	}
+	if h := g.healer; h != nil {
+		pb.AutoHealingPolicies = []*computepb.InstanceGroupManagerAutoHealingPolicy{{
+			HealthCheck:     proto.String(apiBase + "projects/" + g.spec.Project + "/global/healthChecks/" + g.spec.Name),
+			InitialDelaySec: proto.Int32(int32(h.spec.InitialDelay / time.Second)),
+		}}
 	}
 	if g.spec.Zone != "" {
 		pb.Zone = proto.String(zoneURL(g.spec.Project, g.spec.Zone))
@@ -70,18 +85,23 @@ func (s *Server) handleMIGGet(w http.ResponseWriter, _ *http.Request, m migReque
 		}
 	}
 	actions := map[string]int32{}
-	for _, in := range s.membersLocked(g) {
+	members := s.membersLocked(g)
+	onTemplate := true
+	for _, in := range members {
 		actions[in.action]++
+		onTemplate = onTemplate && in.template == g.template
 	}
 	pb.CurrentActions = &computepb.InstanceGroupManagerActionsSummary{
 		None:       proto.Int32(actions["NONE"]),
 		Creating:   proto.Int32(actions["CREATING"]),
 		Deleting:   proto.Int32(actions["DELETING"]),
 		Recreating: proto.Int32(actions["RECREATING"]),
+		Verifying:  proto.Int32(actions["VERIFYING"]),
 		Abandoning: proto.Int32(0),
 	}
 	pb.Status = &computepb.InstanceGroupManagerStatus{
-		IsStable: proto.Bool(actions["NONE"] == int32(len(s.membersLocked(g)))),
+		IsStable:      proto.Bool(actions["NONE"] == int32(len(members))),
+		VersionTarget: &computepb.InstanceGroupManagerStatusVersionTarget{IsReached: proto.Bool(onTemplate)},
 	}
 	writeProto(w, pb)
 }
@@ -95,18 +115,28 @@ func (s *Server) handleMIGList(w http.ResponseWriter, r *http.Request, m migRequ
 	var items []*computepb.ManagedInstance
 	for _, in := range s.membersLocked(g) {
 		mi := &computepb.ManagedInstance{
-			Instance:       proto.String(instanceURL(in.pub.Project, in.pub.Zone, in.pub.Name)),
-			Id:             proto.Uint64(in.pub.ID),
-			Name:           proto.String(in.pub.Name),
-			InstanceStatus: proto.String(in.pub.Status),
-			CurrentAction:  proto.String(in.action),
-			TargetStatus:   proto.String(StatusRunning),
+			Instance:      proto.String(instanceURL(in.pub.Project, in.pub.Zone, in.pub.Name)),
+			Name:          proto.String(in.pub.Name),
+			CurrentAction: proto.String(in.action),
+			TargetStatus:  proto.String(StatusRunning),
+			Version:       &computepb.ManagedInstanceVersion{InstanceTemplate: proto.String(in.template)},
+		}
+		// id and instanceStatus appear once the VM exists (see boot).
+		if !in.hidden {
+			mi.Id = proto.Uint64(in.pub.ID)
+			mi.InstanceStatus = proto.String(in.pub.Status)
 		}
 		if lp.filter.match(func(f string) string { return managedField(mi, f) }) {
 			items = append(items, mi)
 		}
 	}
-	items, next := page(items, (*computepb.ManagedInstance).GetName, lp)
+	// listManagedInstancesResults PAGELESS (GCE's default) ignores
+	// maxResults and pageToken and returns every member (REST reference,
+	// InstanceGroupManager.listManagedInstancesResults).
+	next := ""
+	if g.spec.Paginated {
+		items, next = page(items, (*computepb.ManagedInstance).GetName, lp)
+	}
 	var nextTok *string
 	if next != "" {
 		nextTok = proto.String(next)
@@ -228,4 +258,11 @@ func memberNames(members []*instance) string {
 		names[i] = in.pub.Name
 	}
 	return strings.Join(names, ",")
+}
+
+func listResultsMode(g *group) string {
+	if g.spec.Paginated {
+		return "PAGINATED"
+	}
+	return "PAGELESS"
 }

@@ -26,16 +26,21 @@ var validStatus = map[string]bool{
 
 // Instance is a snapshot of one VM incarnation.
 type Instance struct {
-	Project           string        `json:"project"`
-	Zone              string        `json:"zone"`
-	Name              string        `json:"name"`
-	Group             string        `json:"group,omitempty"` // managing group, empty for standalone
-	ID                uint64        `json:"id,string"`
-	Status            string        `json:"status"`
-	Panicked          bool          `json:"panicked,omitempty"`
-	CreationTimestamp time.Time     `json:"creationTimestamp"`
-	NICs              []InstanceNIC `json:"nics"`
-	MetadataHost      string        `json:"metadataHost"` // host:port of its metadata server
+	Project           string    `json:"project"`
+	Zone              string    `json:"zone"`
+	Name              string    `json:"name"`
+	Group             string    `json:"group,omitempty"` // managing group, empty for standalone
+	ID                uint64    `json:"id,string"`
+	Status            string    `json:"status"`
+	Panicked          bool      `json:"panicked,omitempty"`
+	CreationTimestamp time.Time `json:"creationTimestamp"`
+	// LastStartTimestamp is when it last became RUNNING (boot, start,
+	// recreate's new incarnation); zero before. Source: the Instance
+	// resource's lastStartTimestamp in the Compute REST reference.
+	LastStartTimestamp time.Time     `json:"lastStartTimestamp,omitzero"`
+	Template           string        `json:"template,omitempty"` // instance template URL of a MIG member
+	NICs               []InstanceNIC `json:"nics"`
+	MetadataHost       string        `json:"metadataHost"` // host:port of its metadata server
 }
 
 // InstanceNIC is one network interface of an instance.
@@ -71,8 +76,15 @@ type instance struct {
 	pub         Instance
 	netURLs     []string // per NIC: full network URL
 	metadata    map[string]string
-	leftRunning time.Time // when it last left RUNNING; zero while RUNNING or never ran
-	action      string    // MIG currentAction; NONE for standalone instances
+	leftRunning time.Time     // when it last left RUNNING; zero while RUNNING or never ran
+	lastStop    time.Time     // when it last became TERMINATED
+	action      string        // MIG currentAction; NONE for standalone instances
+	template    string        // MIG member: the template URL it was created from
+	budget      time.Duration // MIG member: shutdown budget (0: ShutdownTimeout)
+	hidden      bool          // MIG member whose VM does not exist yet for the API (PROVISIONING)
+	health      memberHealth  // autohealing probe results
+	mdVersion   uint64        // bumped on every metadata change (fingerprint, wait_for_change)
+	mdChanged   chan struct{} // closed and replaced on every metadata change
 	md          *metadataServer
 	started     chan struct{} // non-nil once Lifecycle.Started was called, closed when it returned
 }
@@ -82,6 +94,7 @@ func (in *instance) key() string { return instKey(in.pub.Project, in.pub.Zone, i
 // snapshot returns a copy safe to hand out.
 func (in *instance) snapshot() Instance {
 	out := in.pub
+	out.Template = in.template
 	out.NICs = append([]InstanceNIC(nil), in.pub.NICs...)
 	return out
 }
@@ -123,10 +136,14 @@ func (s *Server) newInstanceLocked(project, zone, name, group string, nics []NIC
 			Project: project, Zone: zone, Name: name, Group: group,
 			ID: s.newIDLocked(), Status: status, CreationTimestamp: time.Now(),
 		},
-		metadata: maps.Clone(md),
+		metadata:  maps.Clone(md),
+		mdChanged: make(chan struct{}),
 	}
 	if in.metadata == nil {
 		in.metadata = map[string]string{}
+	}
+	if status == StatusRunning {
+		in.pub.LastStartTimestamp = in.pub.CreationTimestamp
 	}
 	for i, spec := range nics {
 		nic, netURL, err := s.allocNICLocked(project, spec)
@@ -206,9 +223,13 @@ func (s *Server) setStatusLocked(in *instance, status string) {
 	}
 	was := in.pub.Status
 	in.pub.Status = status
+	if status == StatusTerminated {
+		in.lastStop = time.Now()
+	}
 	switch {
 	case status == StatusRunning:
 		in.leftRunning = time.Time{}
+		in.pub.LastStartTimestamp = time.Now()
 	case was == StatusRunning:
 		in.leftRunning = time.Now()
 		if g := s.opts.RouteGrace; g > 0 {
@@ -315,8 +336,17 @@ func (s *Server) SetAttribute(project, zone, name, key, value string) error {
 	} else {
 		in.metadata[key] = value
 	}
-	s.notifyLocked()
+	s.metadataChangedLocked(in)
 	return nil
+}
+
+// metadataChangedLocked records a change of in's metadata: a new
+// fingerprint, and wakes wait_for_change requests.
+func (s *Server) metadataChangedLocked(in *instance) {
+	in.mdVersion++
+	close(in.mdChanged)
+	in.mdChanged = make(chan struct{})
+	s.notifyLocked()
 }
 
 // Instance returns the current incarnation of an instance.

@@ -26,7 +26,13 @@ func instancePB(in *instance) *computepb.Instance {
 		MachineType:       proto.String(zoneURL(p.Project, p.Zone) + "/machineTypes/e2-small"),
 		CanIpForward:      proto.Bool(true),
 		Hostname:          proto.String(p.Name + "." + p.Zone + ".c." + p.Project + ".internal"),
-		Metadata:          &computepb.Metadata{Kind: proto.String("compute#metadata")},
+		Metadata:          &computepb.Metadata{Kind: proto.String("compute#metadata"), Fingerprint: proto.String(fingerprint(in))},
+	}
+	if !p.LastStartTimestamp.IsZero() {
+		out.LastStartTimestamp = proto.String(rfc3339(p.LastStartTimestamp))
+	}
+	if !in.lastStop.IsZero() {
+		out.LastStopTimestamp = proto.String(rfc3339(in.lastStop))
 	}
 	for i, nic := range p.NICs {
 		out.NetworkInterfaces = append(out.NetworkInterfaces, &computepb.NetworkInterface{
@@ -59,7 +65,7 @@ func (s *Server) handleInstanceGet(w http.ResponseWriter, r *http.Request) {
 	project, zone, name := r.PathValue("project"), r.PathValue("zone"), r.PathValue("instance")
 	s.mu.Lock()
 	var pb *computepb.Instance
-	if in := s.instances[instKey(project, zone, name)]; in != nil {
+	if in := s.instances[instKey(project, zone, name)]; in != nil && !in.hidden {
 		pb = instancePB(in)
 	}
 	s.mu.Unlock()
@@ -80,7 +86,7 @@ func (s *Server) handleInstanceList(w http.ResponseWriter, r *http.Request) {
 	var items []*computepb.Instance
 	s.mu.Lock()
 	for _, in := range s.instances {
-		if in.pub.Project == project && in.pub.Zone == zone {
+		if in.pub.Project == project && in.pub.Zone == zone && !in.hidden {
 			pb := instancePB(in)
 			if lp.filter.match(func(f string) string { return instanceField(pb, f) }) {
 				items = append(items, pb)
@@ -130,7 +136,7 @@ func (s *Server) handleInstanceAggregatedList(w http.ResponseWriter, r *http.Req
 	var items []*computepb.Instance
 	s.mu.Lock()
 	for _, in := range s.instances {
-		if in.pub.Project == project {
+		if in.pub.Project == project && !in.hidden {
 			pb := instancePB(in)
 			if lp.filter.match(func(f string) string { return instanceField(pb, f) }) {
 				items = append(items, pb)

@@ -2,6 +2,7 @@ package gcefake
 
 import (
 	"encoding/json"
+	"hash/fnv"
 	"net"
 	"net/http"
 	"sort"
@@ -51,26 +52,73 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, key strin
 		return
 	}
 	path := strings.TrimPrefix(r.URL.Path, metadataPrefix)
-	s.mu.Lock()
-	in := s.instances[key]
-	if in == nil || in.pub.ID != id {
+	q := r.URL.Query()
+	recursive := q.Get("recursive") == "true"
+	var deadline <-chan time.Time
+	wait := q.Get("wait_for_change") == "true"
+	if wait {
+		if sec, err := strconv.Atoi(q.Get("timeout_sec")); err == nil && sec > 0 {
+			t := time.NewTimer(time.Duration(sec) * time.Second)
+			defer t.Stop()
+			deadline = t.C
+		}
+	}
+	for {
+		s.mu.Lock()
+		in := s.instances[key]
+		if in == nil || in.pub.ID != id {
+			s.mu.Unlock()
+			http.NotFound(w, r)
+			return
+		}
+		num := s.projectLocked(in.pub.Project).number
+		value, isJSON, ok := metadataValue(in, num, path, recursive)
+		changed := in.mdChanged
 		s.mu.Unlock()
-		http.NotFound(w, r)
+		etag := metadataETag(value, ok)
+		// wait_for_change answers at once when last_etag differs from the
+		// current ETag, else when the value changes or timeout_sec ends
+		// (then with the unchanged value). Source: "Waiting for updates",
+		// the metadata server's documentation (wait_for_change, last_etag,
+		// timeout_sec, ETag header).
+		if wait && (q.Get("last_etag") == "" || q.Get("last_etag") == etag) {
+			select {
+			case <-changed:
+				if q.Get("last_etag") == "" {
+					q.Set("last_etag", etag)
+				}
+				continue
+			case <-deadline:
+			case <-r.Context().Done():
+				return
+			case <-s.ctx.Done():
+				return
+			}
+		}
+		w.Header().Set("ETag", etag)
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		if isJSON {
+			w.Header().Set("Content-Type", "application/json")
+		} else {
+			w.Header().Set("Content-Type", "application/text")
+		}
+		_, _ = w.Write([]byte(value))
 		return
 	}
-	num := s.projectLocked(in.pub.Project).number
-	value, isJSON, ok := metadataValue(in, num, path, r.URL.Query().Get("recursive") == "true")
-	s.mu.Unlock()
+}
+
+// metadataETag is the ETag of a metadata document: a hash of its contents
+// (and of whether it exists), so it changes exactly when the value does.
+func metadataETag(value string, ok bool) string {
+	h := fnv.New64a()
+	h.Write([]byte(value))
 	if !ok {
-		http.NotFound(w, r)
-		return
+		h.Write([]byte{0})
 	}
-	if isJSON {
-		w.Header().Set("Content-Type", "application/json")
-	} else {
-		w.Header().Set("Content-Type", "application/text")
-	}
-	_, _ = w.Write([]byte(value))
+	return strconv.FormatUint(h.Sum64(), 16)
 }
 
 // metadataValue returns the document at path for in. Directories end in "/"

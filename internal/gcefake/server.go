@@ -62,6 +62,7 @@ type Server struct {
 	faults     map[string]Fault
 	latency    map[string]time.Duration
 	quota      map[string]int         // project → max routes (GCE's ROUTES quota)
+	templates  map[string]Template    // instance template URL → what its instances get
 	rates      map[string]*rateWindow // project → rate-limit window
 	clock      func() time.Time       // rate windows' clock; tests move it to the next minute
 	opLimit    map[string]int         // project → max pending operations
@@ -111,6 +112,7 @@ func New(opts Options) *Server {
 		faults:     map[string]Fault{},
 		latency:    map[string]time.Duration{},
 		quota:      map[string]int{},
+		templates:  map[string]Template{},
 		rates:      map[string]*rateWindow{},
 		clock:      time.Now,
 		opLimit:    map[string]int{},
