@@ -176,10 +176,7 @@ func (f labFlags) options() (lab.Options, error) {
 		*d.to = d.v
 	}
 	if f.set["autohealing"] {
-		if f.autoHealing {
-			return o, usagef("--autohealing: the fake GCE does not model autohealing yet; the lab recreates panicked members")
-		}
-		o.AutoHealing = false
+		o.AutoHealing = f.autoHealing
 	}
 	return o, nil
 }

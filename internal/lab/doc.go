@@ -33,10 +33,12 @@
 //     (net.core.txrehash=0; otherwise TCP moves a stuck flow to another
 //     multipath leg by itself after a retransmission timeout, hiding a panic).
 //   - A panic: priority-1 blackhole rule in the forwarder, SIGSTOP to its
-//     agent, gcefake.Panic; links stay up. The lab recreates panicked
-//     members through the API once the scenario has measured (the fake does
-//     not run autohealing's health check), so group_size is checked on a
-//     healed group.
+//     agent, gcefake.Panic; links stay up. With autohealing in the model the
+//     fake's group recreates the panicked member on its own schedule (its
+//     health checks reach nic0 from 35.191.0.1, a link from mgmt to VPC A's
+//     fabric); without it, the lab recreates it through the API once the
+//     scenario has measured. Either way group_size is checked on a healed
+//     group.
 //   - One group for the whole run; each scenario first brings it to its
 //     starting size through the API and waits until exactly the members'
 //     current incarnations carry traffic. reconciler-restart waits until

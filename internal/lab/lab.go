@@ -221,8 +221,12 @@ func start(ctx context.Context, opts Options) (_ *env, err error) {
 	if e.api, err = gce.NewClients(ctx, gce.ClientOptions{Endpoint: endpoint, Log: opts.Log.Named("gce")}); err != nil {
 		return nil, err
 	}
+	var heal *gcefake.AutoHealing
+	if opts.AutoHealing {
+		heal = autoHealing()
+	}
 	err = e.fake.CreateGroup(gcefake.GroupSpec{
-		Project: Project, Name: GroupName, Zone: Zone, TargetSize: 0,
+		Project: Project, Name: GroupName, Zone: Zone, TargetSize: 0, AutoHealing: heal,
 		NICs:     []gcefake.NICSpec{{Network: NetworkA, Subnet: Nic0Subnet}, {Network: NetworkB, Subnet: Nic1Subnet}},
 		Metadata: map[string]string{"vpclink-config": agentConfig(RoutePrefix, opts.DrainGrace)},
 	})

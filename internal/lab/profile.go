@@ -50,6 +50,8 @@ var Profiles = map[string]Profile{
 		// reconciler's bootGrace.
 		DrainGrace: config.DefaultDrainGrace,
 		BootGrace:  config.DefaultBootGrace,
+		// The group heals itself with the forwarder module's check (below).
+		AutoHealing: true,
 	},
 	// fast is the lab's first model, for quick runs and CI: 2 s
 	// operations, no propagation delay, 3 s boots, a 15 s boot grace, and
@@ -141,6 +143,17 @@ const (
 	healUnhealthy    = 3
 	healInitialDelay = 180 * time.Second
 )
+
+// autoHealing is that check as the fake GCE runs it: from the health
+// checkers' address to every member's nic0.
+func autoHealing() *gcefake.AutoHealing {
+	return &gcefake.AutoHealing{
+		Port: agentPort, Path: healPath,
+		Interval: healInterval, Timeout: healTimeout,
+		HealthyThreshold: healHealthy, UnhealthyThreshold: healUnhealthy,
+		InitialDelay: healInitialDelay,
+	}
+}
 
 func autoHealingModel() *AutoHealingModel {
 	return &AutoHealingModel{

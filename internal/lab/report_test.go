@@ -112,8 +112,8 @@ func TestReportJSONShape(t *testing.T) {
 	if fmt.Sprintf("%v %v %v %v %v", m["profile"], m["opLatency"], m["propagation"], m["bootDelaySeconds"], m["bootGraceSeconds"]) != "gce [5s..20s] 1s..3s 20 120" {
 		t.Errorf("latencyModel = %v, want the gce profile", m)
 	}
-	if h, ok := m["autohealing"]; !ok || h != nil {
-		t.Errorf("latencyModel.autohealing = %v, want null (the lab recreates panicked members)", h)
+	if h, ok := m["autohealing"].(map[string]any); !ok || h["path"] != "/healthz" || h["initialDelaySeconds"] != 180.0 {
+		t.Errorf("latencyModel.autohealing = %v, want the forwarder module's check", m["autohealing"])
 	}
 	sc := generic.Scenarios[0]
 	if len(sc) != 5 || string(sc["name"]) != `"panic"` || string(sc["ok"]) != "true" ||

@@ -52,7 +52,7 @@ func (e *env) settleTime() time.Duration {
 
 // healsItself reports whether the fake's group recreates panicked members
 // on its own (autohealing in the model).
-func (e *env) healsItself() bool { return false }
+func (e *env) healsItself() bool { return e.opts.AutoHealing }
 
 // autoheal recreates panicked members through the API: the lab plays
 // autohealing where the model has none.

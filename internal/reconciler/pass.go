@@ -122,20 +122,21 @@ func (r *Reconciler) pass(ctx context.Context, wait bool) (rep Report, err error
 // or any /status. The decision sees every member (fail static is judged
 // per group) but only the routes of ids, which keeps it to a millisecond
 // or so at a thousand forwarders.
-func (r *Reconciler) pruneNow(ctx context.Context, ids []instanceid.ID) {
+// It reports whether there was a snapshot to decide on.
+func (r *Reconciler) pruneNow(ctx context.Context, ids []instanceid.ID) bool {
 	r.mu.Lock()
 	snap, ok := r.snap, r.haveSnap
 	byID := r.routesByID
 	r.mu.Unlock()
 	if !ok {
-		return
+		return false
 	}
 	var routes []gce.Route
 	for _, id := range ids {
 		routes = append(routes, byID[id]...)
 	}
 	if len(routes) == 0 {
-		return
+		return true
 	}
 	snap.Routes = routes
 	states := statesByID(r.monitor.States())
@@ -149,6 +150,7 @@ func (r *Reconciler) pruneNow(ctx context.Context, ids []instanceid.ID) {
 	if len(prunes) > 0 {
 		r.dispatch(ctx, prunes, states, snap.Taken)
 	}
+	return true
 }
 
 // apply issues actions and waits for them: Pass's way, and tests'.

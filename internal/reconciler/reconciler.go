@@ -11,10 +11,11 @@
 //     error: no action is taken on a partial picture. It is retried at the
 //     next tick or verdict change.
 //   - Passes run one at a time, and none waits for the route operations it
-//     issued. A verdict change triggers a pass; triggers that arrive during a
-//     pass coalesce into one more pass. A full pass also runs every config
-//     interval.
-//   - A verdict change to Unhealthy is acted on at once, before that pass:
+//     issued. A verdict change other than to Unhealthy triggers a pass;
+//     triggers that arrive during a pass coalesce into one more pass. A full
+//     pass also runs every config interval.
+//   - A verdict change to Unhealthy is acted on at once, and triggers no
+//     pass of its own (the next tick or other change brings one):
 //     the decision is computed again on the last snapshot the API gave and
 //     the monitor's current states, and its probe prunes are issued. A
 //     snapshot a few seconds old is safe for a delete, since route names
@@ -236,9 +237,12 @@ func (r *Reconciler) watchVerdicts(ctx context.Context, trigger chan<- struct{})
 				return
 			}
 			var unhealthy []instanceid.ID
+			others := 0
 			for more := true; more; {
 				if id, ok := r.noteChange(c); ok {
 					unhealthy = append(unhealthy, id)
+				} else {
+					others++
 				}
 				select {
 				case c, more = <-changes:
@@ -246,8 +250,12 @@ func (r *Reconciler) watchVerdicts(ctx context.Context, trigger chan<- struct{})
 					more = false
 				}
 			}
-			if len(unhealthy) > 0 {
-				r.pruneNow(ctx, unhealthy)
+			// A turn to Unhealthy is handled here in full; a full pass
+			// (reads, restores) is for the other changes, or when there is
+			// no snapshot yet. Fewer passes during a burst of failures also
+			// leave the CPU to the prunes.
+			if len(unhealthy) > 0 && r.pruneNow(ctx, unhealthy) && others == 0 {
+				continue
 			}
 			select {
 			case trigger <- struct{}{}:
