@@ -176,6 +176,10 @@
 //	POST   /_fake/instances/{project}/{zone}/{name}/panic
 //	POST   /_fake/instances/{project}/{zone}/{name}/attributes  {"key":"k","value":"v"}
 //	POST   /_fake/groups                                  GroupSpec
+//	POST   /_fake/groups/{project}/{location}/{name}/template       {"template":"fwd-v2"}
+//	POST   /_fake/groups/{project}/{location}/{name}/update-policy  UpdatePolicy
+//	POST   /_fake/templates                               {"project":"p","name":"fwd-v2","metadata":{...},"gracefulShutdown":...}
+//	POST   /_fake/networks                                {"project":"p","network":"vpc-c","subnets":["10.50.0.0/24"]}
 //	POST   /_fake/faults                                  {"method":"routes.list","rate":0.5,"codes":[429,503]}
 //	                                                      (+ "applied", "reset", "operation": true)
 //	POST   /_fake/latency                                 {"method":"*","latency":"200ms"}
