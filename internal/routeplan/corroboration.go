@@ -20,6 +20,11 @@ import (
 //     pruned as soon as one live peer agrees, whatever fraction is left.
 //   - minHealthyFraction no longer holds prunes: a fraction cannot tell a
 //     partition from a zone outage. The key stays valid and is ignored.
+//   - A forwarder that answers its probe with an error status (its agent
+//     says it cannot forward: data plane broken) testifies for itself: no
+//     partition between the prober and the forwarder can produce an answer,
+//     so its prune needs no peer. Only silence (no answer) needs a second
+//     vantage point. Starting and draining answers are no failures at all.
 //   - A group of one is never pruned on probe evidence: it has no peer to
 //     ask. The reason says so.
 //   - FailStatic is kept as the summary of the holds: Engaged while at least
@@ -44,6 +49,10 @@ func (p *planner) applyCorroboration() {
 		switch {
 		case p.counts[m.Group] != nil && p.counts[m.Group].members == 1:
 			reason = fmt.Sprintf("group %s: its one forwarder %s is unhealthy: a group of one is never pruned on probe evidence (no peer to corroborate), only on API evidence", m.Group, m.Name)
+		case m.probe.Answered:
+			p.prune(pp.route, m.Group, m.Name, m.ID, EvidenceProbe, fmt.Sprintf(
+				"%d consecutive failed probes, the forwarder itself answers that it cannot forward", m.probe.ConsecutiveFailures))
+			continue
 		case !judged:
 			reason = fmt.Sprintf("%s: %d consecutive failed probes, no peer observation yet: not corroborated", m.Name, m.probe.ConsecutiveFailures)
 		case !j.Down:

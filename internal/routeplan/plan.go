@@ -57,6 +57,9 @@ type Probe struct {
 	// StreakStart is when the current run of failed probes began; zero
 	// when the latest probe did not fail.
 	StreakStart time.Time
+	// Answered: the latest failure was the forwarder's own answer that it
+	// cannot forward (an HTTP error status), not silence.
+	Answered bool
 }
 
 // Member is one row of a group's listManagedInstances.
@@ -289,7 +292,7 @@ func (p *planner) finish() Decision {
 		actions = nil
 	}
 	return Decision{
-		Actions:     actions,
+		Actions:        actions,
 		FailStatic:     p.failStatic,
 		Uncorroborated: p.held,
 		Forwarders:     fwds,

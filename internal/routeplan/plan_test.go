@@ -49,6 +49,8 @@ type fw struct {
 	// peers is the other vantage points' judgement: "down" (a peer saw no
 	// answer either), "up" (a peer saw it answer), "" (none asked).
 	peers string
+	// answered: the latest failed probe was the agent's own error status.
+	answered bool
 }
 
 func yes() *bool { b := true; return &b }
@@ -130,7 +132,7 @@ func build(cfg config.Reconciler, fws []fw, routes []string) Input {
 			if f.everHealthy != nil {
 				everHealthy = *f.everHealthy
 			}
-			pr := Probe{Verdict: f.verdict, ConsecutiveFailures: f.fails, EverSucceeded: ever, EverHealthy: everHealthy}
+			pr := Probe{Verdict: f.verdict, ConsecutiveFailures: f.fails, EverSucceeded: ever, EverHealthy: everHealthy, Answered: f.answered}
 			if f.streak != 0 {
 				pr.StreakStart = now.Add(-f.streak)
 			}
@@ -376,6 +378,16 @@ func TestProbeEvidenceNeedsCorroboration(t *testing.T) {
 			},
 			routes:     []string{"3 10.19.16.0/20"},
 			failStatic: true,
+		},
+		{
+			// Its own 503 is first-hand: no partition produces an answer.
+			name: "the forwarder answers that it cannot forward: pruned without a peer",
+			fws: []fw{
+				{name: "a", id: 1, verdict: Healthy},
+				{name: "b", id: 2, verdict: Unhealthy, fails: 3, everOK: yes(), answered: true, peers: "up"},
+			},
+			routes: []string{"2 10.19.16.0/20"},
+			want:   []string{"delete 2 10.19.16.0/20 probe"},
 		},
 		{
 			// Rule 2: a zone outage. 1 of 3 healthy no longer holds the prunes.
