@@ -17,7 +17,7 @@ import (
 func init() {
 	register(command{
 		name:    "drain",
-		summary: "withdraw one forwarder's routes, wait until GCE reports them deleted plus a grace, print progress",
+		summary: "mark a forwarder drained (metadata vpclink-drain), withdraw its routes, wait until GCE reports them deleted plus a grace",
 		run:     runDrain,
 	})
 }
@@ -29,6 +29,7 @@ type opFlags struct {
 	routePrefix string
 	routeProj   string
 	grace       time.Duration
+	who         string
 }
 
 func (o *opFlags) register(fs *flag.FlagSet) {
@@ -37,6 +38,7 @@ func (o *opFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.routePrefix, "route-prefix", "vpclink", "prefix of the routes vpclink owns (routePrefix in the config)")
 	fs.StringVar(&o.routeProj, "route-project", "", "project the routes live in, when not the instance's (Shared VPC host); comma-separated")
 	fs.DurationVar(&o.grace, "grace", 10*time.Second, "time to keep forwarding after the routes are gone (drain.grace)")
+	fs.StringVar(&o.who, "by", rollout.Operator(), "who drains, written into the drain mark")
 }
 
 func (o *opFlags) ops(ctx context.Context, stdout io.Writer) (*rollout.Ops, func(), error) {
@@ -52,7 +54,7 @@ func (o *opFlags) ops(ctx context.Context, stdout io.Writer) (*rollout.Ops, func
 	}
 	ops := &rollout.Ops{
 		Routes: clients.Routes, Instances: clients.Instances, Groups: clients.Groups,
-		RoutePrefix: o.routePrefix, Out: stdout,
+		RoutePrefix: o.routePrefix, Out: stdout, Who: o.who,
 	}
 	if o.routeProj != "" {
 		ops.RouteProjects = strings.Split(o.routeProj, ",")
@@ -102,7 +104,7 @@ func runDrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "drained %s: %d routes withdrawn\n", pos[0], n)
+	fmt.Fprintf(stdout, "drained %s: %d routes withdrawn; it stays drained until `vpclink undrain %s`\n", pos[0], n, pos[0])
 	return nil
 }
 

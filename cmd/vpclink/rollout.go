@@ -12,7 +12,7 @@ import (
 func init() {
 	register(command{
 		name:    "rollout",
-		summary: "replace a group's forwarders one at a time: drain, recreate, wait until the new one routes and is ready, next",
+		summary: "replace the group's members not on its current template, surge first: create one, wait until it routes and is ready, drain and delete an old one; resumable",
 		run:     runRollout,
 	})
 }
@@ -22,13 +22,15 @@ func runRollout(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var region, probePath string
 	var probePort int
 	var timeout, probeTimeout time.Duration
-	fs := newFlagSet("rollout", "GROUP [--zone Z | --region R] [--project P] [--grace D]", stderr)
+	var dryRun bool
+	fs := newFlagSet("rollout", "GROUP [--zone Z | --region R] [--project P] [--grace D] [--dry-run]", stderr)
 	o.register(fs)
 	fs.StringVar(&region, "region", "", "region of a regional group (instead of --zone)")
 	fs.DurationVar(&timeout, "timeout", 10*time.Minute, "per forwarder: how long to wait for its replacement to route and be ready")
 	fs.IntVar(&probePort, "probe-port", 9780, "agent health port on nic0; 0 skips the readiness check")
 	fs.StringVar(&probePath, "probe-path", "/readyz", "agent readiness path")
 	fs.DurationVar(&probeTimeout, "probe-timeout", 800*time.Millisecond, "timeout of one readiness check")
+	fs.BoolVar(&dryRun, "dry-run", false, "list the members the rollout would replace, change nothing")
 	pos, err := parseWithArgs(fs, args)
 	if err != nil {
 		return err
@@ -53,8 +55,17 @@ func runRollout(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer closeFn()
+	g := gce.GroupRef{Project: o.project, Name: pos[0], Zone: o.zone, Region: region}
+	if dryRun {
+		p, _, err := ops.PlanRollout(ctx, g)
+		if err != nil {
+			return err
+		}
+		p.Print(stdout, g)
+		return nil
+	}
 	if probePort > 0 {
 		ops.Ready = rollout.HTTPReady(probePort, probePath, probeTimeout, nil)
 	}
-	return ops.Rollout(ctx, gce.GroupRef{Project: o.project, Name: pos[0], Zone: o.zone, Region: region}, o.grace, timeout)
+	return ops.Rollout(ctx, g, o.grace, timeout)
 }

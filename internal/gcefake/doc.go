@@ -27,10 +27,18 @@
 //   - zones/Z and regions/R instanceGroupManagers/N: get,
 //     listManagedInstances, resize, recreateInstances, deleteInstances.
 //
-// Lists page by name (maxResults, default and maximum 500; pageToken is the
-// last name of the previous page, so pages stay consistent under change).
-// Filters: see filter for the supported subset (eq/ne RE2 full matches,
-// = != : literals with * wildcards, parenthesized clauses ANDed).
+// Lists page by name (maxResults, default and maximum 500, above 500 is
+// 400; pageToken is the last name of the previous page, so pages stay
+// consistent under change). Filters: see filter for the supported subset
+// (eq/ne RE2 full matches, = != : literals with * wildcards, parenthesized
+// clauses ANDed); a filter on a field the resource lacks is 400.
+//
+// Route inserts are validated as GCE does (see validateRouteLocked): a
+// network nobody defined (DefineNetwork) or put a NIC on is 404; a destRange
+// equal to or inside a subnet of the route's network is 400 "... hides the
+// address space of the network ...". A next-hop instance created with
+// NoIPForward (canIpForward false) makes the route carry warning
+// NEXT_HOP_CANNOT_IP_FORWARD and no traffic.
 //
 // # Operations
 //
@@ -168,6 +176,10 @@
 //	POST   /_fake/instances/{project}/{zone}/{name}/panic
 //	POST   /_fake/instances/{project}/{zone}/{name}/attributes  {"key":"k","value":"v"}
 //	POST   /_fake/groups                                  GroupSpec
+//	POST   /_fake/groups/{project}/{location}/{name}/template       {"template":"fwd-v2"}
+//	POST   /_fake/groups/{project}/{location}/{name}/update-policy  UpdatePolicy
+//	POST   /_fake/templates                               {"project":"p","name":"fwd-v2","metadata":{...},"gracefulShutdown":...}
+//	POST   /_fake/networks                                {"project":"p","network":"vpc-c","subnets":["10.50.0.0/24"]}
 //	POST   /_fake/faults                                  {"method":"routes.list","rate":0.5,"codes":[429,503]}
 //	                                                      (+ "applied", "reset", "operation": true)
 //	POST   /_fake/latency                                 {"method":"*","latency":"200ms"}

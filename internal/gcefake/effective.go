@@ -148,6 +148,9 @@ func (s *Server) effectiveHopLocked(r *computepb.Route, now time.Time) (*instanc
 	if oldNIC < 0 {
 		old = nil
 	}
+	if cur != nil && cur.noIPForward {
+		return nil, 0 // see hopWarningLocked
+	}
 	if cur != nil && cur.pub.Status == StatusRunning {
 		return cur, curNIC
 	}
@@ -174,6 +177,11 @@ func (s *Server) hopWarningLocked(r *computepb.Route) string {
 		return "NEXT_HOP_INSTANCE_NOT_FOUND"
 	case cur == nil:
 		return "NEXT_HOP_ADDRESS_NOT_ASSIGNED"
+	case cur.noIPForward:
+		// Route.warnings in the REST reference: NEXT_HOP_CANNOT_IP_FORWARD,
+		// "A route was created that specifies an instance that does not
+		// have IP forwarding enabled"; such a hop gets no packets.
+		return "NEXT_HOP_CANNOT_IP_FORWARD"
 	case cur.pub.Status != StatusRunning:
 		return "NEXT_HOP_NOT_RUNNING"
 	}

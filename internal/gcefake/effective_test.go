@@ -38,6 +38,9 @@ func TestEffectiveRoutesAndWarnings(t *testing.T) {
 	insert(&computepb.Route{Name: proto.String("via-ip"), Network: proto.String("projects/proj-a/global/networks/vpc-b"),
 		DestRange: proto.String("10.0.0.0/16"), NextHopIp: proto.String("10.19.16.2")})
 	// fwd-1 has no NIC on vpc-c: GCE accepts the route but cannot use it.
+	if err := s.DefineNetwork(proj, "vpc-c"); err != nil {
+		t.Fatal(err)
+	}
 	noNIC := testRoute("no-nic", "10.50.0.0/16")
 	noNIC.Network = proto.String("vpc-c")
 	insert(noNIC)

@@ -210,6 +210,10 @@ func parseListParams(r *http.Request) (listParams, *apiError) {
 		if err != nil || n < 0 {
 			return p, errInvalid("Invalid value for field 'maxResults': '%s'", v)
 		}
+		// The REST reference: "Acceptable values are 0 to 500, inclusive."
+		if n > 500 {
+			return p, errInvalid("Invalid value for field 'maxResults': '%d'. Must be less than or equal to 500", n)
+		}
 		if n > 0 && n < 500 {
 			p.maxResults = n
 		}

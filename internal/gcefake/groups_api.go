@@ -108,6 +108,9 @@ func (s *Server) handleMIGGet(w http.ResponseWriter, _ *http.Request, m migReque
 
 func (s *Server) handleMIGList(w http.ResponseWriter, r *http.Request, m migRequest, g *group) {
 	lp, apiErr := parseListParams(r)
+	if apiErr == nil {
+		apiErr = lp.checkFields(r.URL.Query().Get("filter"), "name", "instance", "instanceStatus", "currentAction", "id")
+	}
 	if apiErr != nil {
 		writeError(w, apiErr)
 		return

@@ -69,6 +69,9 @@ type InstanceSpec struct {
 	NICs     []NICSpec         `json:"nics"`
 	Metadata map[string]string `json:"metadata,omitempty"`
 	Status   string            `json:"status,omitempty"` // default RUNNING
+	// NoIPForward creates it with canIpForward false: routes via it get
+	// warning NEXT_HOP_CANNOT_IP_FORWARD and carry no traffic.
+	NoIPForward bool `json:"noIpForward,omitempty"`
 }
 
 // instance is the server's record of one incarnation.
@@ -80,6 +83,7 @@ type instance struct {
 	lastStop    time.Time     // when it last became TERMINATED
 	action      string        // MIG currentAction; NONE for standalone instances
 	template    string        // MIG member: the template URL it was created from
+	noIPForward bool          // canIpForward false
 	budget      time.Duration // MIG member: shutdown budget (0: ShutdownTimeout)
 	hidden      bool          // MIG member whose VM does not exist yet for the API (PROVISIONING)
 	health      memberHealth  // autohealing probe results
@@ -122,6 +126,7 @@ func (s *Server) CreateInstance(spec InstanceSpec) (Instance, error) {
 		return Instance{}, err
 	}
 	in.action = "NONE"
+	in.noIPForward = spec.NoIPForward
 	return in.snapshot(), nil
 }
 
@@ -177,6 +182,7 @@ func (s *Server) allocNICLocked(project string, spec NICSpec) (InstanceNIC, stri
 	if err != nil || ipnet.IP.To4() == nil {
 		return InstanceNIC{}, "", fmt.Errorf("bad subnet %q: want an IPv4 CIDR", spec.Subnet)
 	}
+	s.addNetworkLocked(networkURL(np, nn), ipnet.String())
 	ones, bits := ipnet.Mask.Size()
 	size := uint32(1) << (bits - ones)
 	base := binary.BigEndian.Uint32(ipnet.IP.To4())

@@ -24,7 +24,7 @@ func instancePB(in *instance) *computepb.Instance {
 		CreationTimestamp: proto.String(rfc3339(p.CreationTimestamp)),
 		SelfLink:          proto.String(instanceURL(p.Project, p.Zone, p.Name)),
 		MachineType:       proto.String(zoneURL(p.Project, p.Zone) + "/machineTypes/e2-small"),
-		CanIpForward:      proto.Bool(true),
+		CanIpForward:      proto.Bool(!in.noIPForward),
 		Hostname:          proto.String(p.Name + "." + p.Zone + ".c." + p.Project + ".internal"),
 		Metadata:          &computepb.Metadata{Kind: proto.String("compute#metadata"), Fingerprint: proto.String(fingerprint(in))},
 	}
@@ -79,6 +79,9 @@ func (s *Server) handleInstanceGet(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleInstanceList(w http.ResponseWriter, r *http.Request) {
 	project, zone := r.PathValue("project"), r.PathValue("zone")
 	lp, apiErr := parseListParams(r)
+	if apiErr == nil {
+		apiErr = lp.checkFields(r.URL.Query().Get("filter"), "name", "status", "zone", "id", "selfLink")
+	}
 	if apiErr != nil {
 		writeError(w, apiErr)
 		return
@@ -129,6 +132,9 @@ func instanceField(in *computepb.Instance, field string) string {
 func (s *Server) handleInstanceAggregatedList(w http.ResponseWriter, r *http.Request) {
 	project := r.PathValue("project")
 	lp, apiErr := parseListParams(r)
+	if apiErr == nil {
+		apiErr = lp.checkFields(r.URL.Query().Get("filter"), "name", "status", "zone", "id", "selfLink")
+	}
 	if apiErr != nil {
 		writeError(w, apiErr)
 		return

@@ -130,6 +130,7 @@ var warningMessages = map[string]string{
 	"NEXT_HOP_INSTANCE_NOT_FOUND":   "Next hop instance not found.",
 	"NEXT_HOP_NOT_RUNNING":          "Next hop instance is not running.",
 	"NEXT_HOP_ADDRESS_NOT_ASSIGNED": "Next hop address is not assigned to an instance in the network.",
+	"NEXT_HOP_CANNOT_IP_FORWARD":    "Next hop instance cannot ip forward.",
 }
 
 func (s *Server) handleRouteInsert(w http.ResponseWriter, r *http.Request) {
@@ -158,6 +159,10 @@ func (s *Server) handleRouteInsert(w http.ResponseWriter, r *http.Request) {
 	name := rt.GetName()
 	if p.routes[name] != nil {
 		writeError(w, errAlreadyExists("projects/"+project+"/global/routes/"+name))
+		return
+	}
+	if e := s.validateRouteLocked(routeView{rt.GetNetwork(), rt.GetDestRange()}); e != nil {
+		writeError(w, e)
 		return
 	}
 	if ref := rt.GetNextHopInstance(); ref != "" {
@@ -286,6 +291,9 @@ func (s *Server) handleRouteGet(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleRouteList(w http.ResponseWriter, r *http.Request) {
 	project := r.PathValue("project")
 	lp, apiErr := parseListParams(r)
+	if apiErr == nil {
+		apiErr = lp.checkFields(r.URL.Query().Get("filter"), "name", "network", "destRange", "description", "nextHopInstance", "nextHopIp", "priority")
+	}
 	if apiErr != nil {
 		writeError(w, apiErr)
 		return

@@ -61,12 +61,13 @@ type Server struct {
 	ipUsed     map[string]map[string]bool // subnet CIDR → allocated IPs
 	faults     map[string]Fault
 	latency    map[string]time.Duration
-	quota      map[string]int         // project → max routes (GCE's ROUTES quota)
-	templates  map[string]Template    // instance template URL → what its instances get
-	rates      map[string]*rateWindow // project → rate-limit window
-	clock      func() time.Time       // rate windows' clock; tests move it to the next minute
-	opLimit    map[string]int         // project → max pending operations
-	pending    map[string]int         // project → pending operations
+	quota      map[string]int          // project → max routes (GCE's ROUTES quota)
+	templates  map[string]Template     // instance template URL → what its instances get
+	networks   map[string]*networkInfo // network URL → its subnets
+	rates      map[string]*rateWindow  // project → rate-limit window
+	clock      func() time.Time        // rate windows' clock; tests move it to the next minute
+	opLimit    map[string]int          // project → max pending operations
+	pending    map[string]int          // project → pending operations
 	counts     map[string]int64
 	subs       map[int]chan struct{}
 	nextSub    int
@@ -113,6 +114,7 @@ func New(opts Options) *Server {
 		latency:    map[string]time.Duration{},
 		quota:      map[string]int{},
 		templates:  map[string]Template{},
+		networks:   map[string]*networkInfo{},
 		rates:      map[string]*rateWindow{},
 		clock:      time.Now,
 		opLimit:    map[string]int{},

@@ -110,6 +110,12 @@ func rollingUpdate(ctx context.Context, e *env, r *run) error {
 		// it over the health checkers' path.
 		Ready: rollout.HTTPReady(agentPort, "/readyz", 800*time.Millisecond, nil),
 	}
+	// A rollout replaces the members not on the group's current template:
+	// give the group a new one first, as applying a new image does.
+	next := fmt.Sprintf("projects/%s/global/instanceTemplates/%s-%d", e.group.Project, e.group.Name, time.Now().UnixNano())
+	if err := e.api.Groups.SetInstanceTemplate(ctx, e.group, next); err != nil {
+		return fmt.Errorf("new template: %w", err)
+	}
 	r.mark(e, "rollout starts")
 	err := ops.Rollout(ctx, e.group, e.opts.DrainGrace, 3*time.Minute+2*e.opts.BootDelay)
 	r.mark(e, "rollout done")

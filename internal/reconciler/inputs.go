@@ -43,6 +43,13 @@ func (r *Reconciler) setTargets(snap Snapshot) map[instanceid.ID]statusTarget {
 	}
 	r.monitor.SetTargets(targets)
 	r.cache.keep(live)
+	r.mu.Lock()
+	for id := range r.verdictAt {
+		if !live[id] {
+			delete(r.verdictAt, id)
+		}
+	}
+	r.mu.Unlock()
 	return statusOf
 }
 

@@ -1,116 +1,77 @@
-// Package rollout holds the operator's planned operations on forwarders:
-// drain (withdraw one forwarder's routes while it keeps forwarding) and
-// rollout (replace a group's forwarders one at a time). The CLI commands
-// `vpclink drain` and `vpclink rollout` and the lab's rolling-update scenario
-// use the same code.
-//
-// Choices DESIGN.md leaves open:
-//   - Drain deletes only routes vpclink owns (prefix and marker) whose name
-//     carries the instance's current id; routes of older incarnations are the
-//     reconciler's to prune.
-//   - "GCE reports them deleted" is checked by listing again after the
-//     deletes' operations are DONE, so a route inserted meanwhile (a racing
-//     agent or reconciler restore) is deleted too, up to the deadline.
-//   - Rollout goes in instance-name order, one at a time, and stops at the
-//     first forwarder that does not come back routing and ready: carrying on
-//     would take capacity away while it is already short.
-//   - A drained forwarder that stays up is restored by the reconciler on its
-//     next pass if it is healthy and asks for its routes: drain is meant to be
-//     followed by a stop or recreate, as rollout does.
 package rollout
 
 import (
 	"context"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
 	"github.com/vpclink/vpclink/internal/gce"
-	"github.com/vpclink/vpclink/internal/instanceid"
-	"github.com/vpclink/vpclink/internal/naming"
 )
 
-// Ops runs drains and rollouts against the Compute API.
-type Ops struct {
-	Routes    gce.Routes
-	Instances gce.Instances
-	Groups    gce.Groups
-	// RoutePrefix is the prefix of owned route names (default vpclink).
-	RoutePrefix string
-	// RouteProjects are the projects the forwarders' routes live in
-	// (default: the instance's project). A Shared VPC host project differs.
-	RouteProjects []string
-	// Out receives one progress line per step.
-	Out io.Writer
-	// Poll is how often waits look again (default 1s).
-	Poll time.Duration
-	// Ready reports whether a new forwarder answers its readiness check;
-	// nil skips the check.
-	Ready func(ctx context.Context, inst gce.Instance) error
-	// Now is the clock (default time.Now), for progress lines.
-	Now func() time.Time
-}
-
-func (o *Ops) defaults() {
-	if o.RoutePrefix == "" {
-		o.RoutePrefix = "vpclink"
-	}
-	if o.Out == nil {
-		o.Out = io.Discard
-	}
-	if o.Poll <= 0 {
-		o.Poll = time.Second
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-}
-
-func (o *Ops) printf(format string, args ...any) {
-	fmt.Fprintf(o.Out, "%s "+format+"\n", append([]any{o.Now().UTC().Format("15:04:05.000")}, args...)...)
-}
-
-func (o *Ops) projects(instanceProject string) []string {
-	if len(o.RouteProjects) > 0 {
-		return o.RouteProjects
-	}
-	return []string{instanceProject}
-}
-
-// ownedRoutes lists the owned routes of instance id in every route project.
-func (o *Ops) ownedRoutes(ctx context.Context, instanceProject string, id instanceid.ID) ([]gce.Route, error) {
-	namePrefix := o.RoutePrefix + "-" + id.String() + "-"
-	var out []gce.Route
-	for _, p := range o.projects(instanceProject) {
-		routes, err := o.Routes.List(ctx, p, namePrefix)
-		if err != nil {
-			return nil, fmt.Errorf("routes %s*: list in %s: %w", namePrefix, p, err)
-		}
-		for _, r := range routes {
-			if r.Project == "" {
-				r.Project = p
-			}
-			if naming.IsOwned(o.RoutePrefix, r.Name, r.Description) {
-				out = append(out, r)
-			}
-		}
-	}
-	return out, nil
-}
-
-// Drain withdraws the routes of instance project/zone/name: it deletes every
-// owned route of its current incarnation, waits until listing shows none
-// (GCE reports them deleted), then waits grace while the forwarder keeps
-// forwarding the flows still in flight to it. It returns how many routes
-// it deleted.
+// Drain marks instance project/zone/name drained and withdraws its routes:
+// it sets the drain mark (keeping one already there), deletes every owned
+// route of its current incarnation, waits until listing shows none (GCE
+// reports them deleted), then waits grace while the forwarder keeps
+// forwarding the flows still in flight to it. It returns how many routes it
+// deleted; draining a drained instance deletes none and succeeds.
 func (o *Ops) Drain(ctx context.Context, project, zone, name string, grace time.Duration) (int, error) {
 	o.defaults()
 	inst, err := o.Instances.Get(ctx, project, zone, name)
 	if err != nil {
 		return 0, fmt.Errorf("instance %s/%s/%s: get: %w", project, zone, name, err)
 	}
+	if err := o.mark(ctx, project, inst); err != nil {
+		return 0, err
+	}
 	return o.drainInstance(ctx, project, inst, grace)
+}
+
+// mark sets the drain mark on inst and says what it did.
+func (o *Ops) mark(ctx context.Context, project string, inst gce.Instance) error {
+	value, changed, err := o.Mark(ctx, project, inst.Zone, inst.Name)
+	if err != nil {
+		return fmt.Errorf("drain %s: mark: %w", inst.Name, err)
+	}
+	if changed {
+		o.printf("drain %s: marked %s=%q: its agent stops announcing, no reconciler restores its routes", inst.Name, gce.DrainMetadataKey, value)
+	} else {
+		o.printf("drain %s: already marked %s=%q", inst.Name, gce.DrainMetadataKey, value)
+	}
+	return nil
+}
+
+// Undrain clears the drain mark of instance project/zone/name, after which
+// its agent announces its routes again. With wait > 0 it then waits up to
+// wait until the current incarnation has owned routes again. It reports
+// whether there was a mark to clear; undraining an unmarked instance
+// succeeds.
+func (o *Ops) Undrain(ctx context.Context, project, zone, name string, wait time.Duration) (bool, error) {
+	o.defaults()
+	was, changed, err := o.Unmark(ctx, project, zone, name)
+	if err != nil {
+		return false, fmt.Errorf("undrain %s: %w", name, err)
+	}
+	if changed {
+		o.printf("undrain %s: removed %s=%q: its agent announces again", name, gce.DrainMetadataKey, was)
+	} else {
+		o.printf("undrain %s: not marked, nothing to clear", name)
+	}
+	if wait <= 0 {
+		return changed, nil
+	}
+	inst, err := o.Instances.Get(ctx, project, zone, name)
+	if err != nil {
+		return changed, fmt.Errorf("undrain %s: get: %w", name, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	began := o.Now()
+	if err := o.waitRoutes(wctx, project, inst, 1); err != nil {
+		return changed, fmt.Errorf("undrain %s: %w", name, err)
+	}
+	o.printf("undrain %s: routes back after %s", name, o.Now().Sub(began).Round(time.Millisecond))
+	return changed, nil
 }
 
 func (o *Ops) drainInstance(ctx context.Context, project string, inst gce.Instance, grace time.Duration) (int, error) {
@@ -182,19 +143,4 @@ func (o *Ops) deleteAll(ctx context.Context, instance string, routes []gce.Route
 	}
 	wg.Wait()
 	return deleted, errs
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -1,0 +1,135 @@
+package rollout
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vpclink/vpclink/internal/gce"
+	"github.com/vpclink/vpclink/internal/gcefake"
+)
+
+func TestDrainMarksAndUndrainClears(t *testing.T) {
+	fake, clients, _ := setup(t)
+	ctx := context.Background()
+	a, err := fake.CreateInstance(gcefake.InstanceSpec{Project: project, Zone: zone, Name: "fwd-a",
+		NICs: []gcefake.NICSpec{{Network: "vpc-a", Subnet: "10.0.1.0/24"}}, Metadata: map[string]string{"vpclink-config": "routePrefix: vpclink\n"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := clients.Routes.Insert(ctx, routeFor(a, "10.19.16.0/20")); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	at := time.Date(2026, 12, 3, 17, 0, 0, 0, time.UTC)
+	ops := &Ops{Routes: clients.Routes, Instances: clients.Instances, Groups: clients.Groups, Out: &out,
+		Poll: 20 * time.Millisecond, Who: "alice@laptop", Now: func() time.Time { return at }}
+	mark := func() (string, bool) {
+		t.Helper()
+		inst, err := clients.Instances.Get(ctx, project, zone, "fwd-a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inst.Metadata["vpclink-config"] != "routePrefix: vpclink\n" {
+			t.Errorf("metadata vpclink-config lost or changed: %q", inst.Metadata["vpclink-config"])
+		}
+		v, ok := inst.Metadata[gce.DrainMetadataKey]
+		return v, ok
+	}
+
+	if n, err := ops.Drain(ctx, project, zone, "fwd-a", 0); err != nil || n != 1 {
+		t.Fatalf("drain: %d routes, %v; want 1, nil\n%s", n, err, out.String())
+	}
+	want := "2026-12-03T17:00:00Z by alice@laptop"
+	if v, ok := mark(); !ok || v != want {
+		t.Errorf("after drain: mark %q (set %v), want %q", v, ok, want)
+	}
+	// Again, later and by someone else: the first mark stays, nothing to delete.
+	at = at.Add(time.Hour)
+	ops.Who = "bob@desk"
+	if n, err := ops.Drain(ctx, project, zone, "fwd-a", 0); err != nil || n != 0 {
+		t.Errorf("second drain: %d routes, %v; want 0, nil", n, err)
+	}
+	if v, _ := mark(); v != want {
+		t.Errorf("second drain changed the mark to %q, want the first one %q", v, want)
+	}
+	if changed, err := ops.Undrain(ctx, project, zone, "fwd-a", 0); err != nil || !changed {
+		t.Errorf("undrain: changed %v, %v; want true, nil", changed, err)
+	}
+	if v, ok := mark(); ok {
+		t.Errorf("after undrain: mark %q still set", v)
+	}
+	if changed, err := ops.Undrain(ctx, project, zone, "fwd-a", 0); err != nil || changed {
+		t.Errorf("second undrain: changed %v, %v; want false, nil", changed, err)
+	}
+	for _, line := range []string{
+		`drain fwd-a: marked vpclink-drain="` + want + `"`,
+		`drain fwd-a: already marked vpclink-drain="` + want + `"`,
+		`undrain fwd-a: removed vpclink-drain="` + want + `"`,
+		`undrain fwd-a: not marked, nothing to clear`,
+	} {
+		if !strings.Contains(out.String(), line) {
+			t.Errorf("progress lacks %q:\n%s", line, out.String())
+		}
+	}
+}
+
+// racingInstances changes the instance's metadata behind the caller's back
+// before the caller's first write, as a second operator or a startup script
+// would: that write then quotes a stale fingerprint.
+type racingInstances struct {
+	gce.Instances
+	once sync.Once
+	err  error
+}
+
+func (r *racingInstances) SetMetadata(ctx context.Context, project, zone, name, fingerprint string, items map[string]string) error {
+	r.once.Do(func() {
+		inst, err := r.Instances.Get(ctx, project, zone, name)
+		if err == nil {
+			md := map[string]string{"other-team": "was here"}
+			for k, v := range inst.Metadata {
+				md[k] = v
+			}
+			err = r.Instances.SetMetadata(ctx, project, zone, name, inst.MetadataFingerprint, md)
+		}
+		r.err = err
+	})
+	return r.Instances.SetMetadata(ctx, project, zone, name, fingerprint, items)
+}
+
+func TestMarkRereadsOnStaleFingerprint(t *testing.T) {
+	fake, clients, _ := setup(t)
+	ctx := context.Background()
+	if _, err := fake.CreateInstance(gcefake.InstanceSpec{Project: project, Zone: zone, Name: "fwd-a",
+		NICs: []gcefake.NICSpec{{Network: "vpc-a", Subnet: "10.0.1.0/24"}}}); err != nil {
+		t.Fatal(err)
+	}
+	racer := &racingInstances{Instances: clients.Instances}
+	var out bytes.Buffer
+	ops := &Ops{Routes: clients.Routes, Instances: racer, Groups: clients.Groups, Out: &out, Poll: 20 * time.Millisecond}
+	value, changed, err := ops.Mark(ctx, project, zone, "fwd-a")
+	if err != nil || !changed {
+		t.Fatalf("mark: changed %v, %v\n%s", changed, err, out.String())
+	}
+	if racer.err != nil {
+		t.Fatalf("the racing write failed: %v", racer.err)
+	}
+	if !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ by \S+$`).MatchString(value) {
+		t.Errorf("mark %q is not <RFC 3339> by <who>", value)
+	}
+	inst, err := clients.Instances.Get(ctx, project, zone, "fwd-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inst.Metadata["other-team"] != "was here" || inst.Metadata[gce.DrainMetadataKey] != value {
+		t.Errorf("metadata %v: want both the racing write and the mark", inst.Metadata)
+	}
+	if !strings.Contains(out.String(), "stale), reading it again") {
+		t.Errorf("progress does not say the fingerprint was stale:\n%s", out.String())
+	}
+}
