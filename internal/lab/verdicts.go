@@ -11,6 +11,7 @@ import (
 
 	"github.com/vpclink/vpclink/internal/gcefake"
 	"github.com/vpclink/vpclink/internal/instanceid"
+	"github.com/vpclink/vpclink/internal/naming"
 )
 
 // Scenarios of the verdict model (README "Verdict model"): a prune on probe
@@ -63,6 +64,13 @@ func zoneOutage(ctx context.Context, e *env, r *run) error {
 			return err
 		}
 		r.disturbed[instanceid.ID(v.ID)] = true
+	}
+	// The other victim carries the stream too when VPC B's fabric sends
+	// the echoes to it: the outage lasts until its route is out as well.
+	if back, err := nextHopOf(e.topo.VPCB(), ServerIP, ClientIP, "server", udpPort, r.load.UDPSourcePort()); err == nil {
+		if nic1, err := nicOf(victims[1], 1); err == nil && nic1.IP == back {
+			routes = append(routes, naming.RouteName(RoutePrefix, instanceid.ID(victims[1].ID), Project, NetworkB, VPCARange))
+		}
 	}
 	r.failure = &failure{at: time.Now(), victim: victim, routes: routes, blocked: r.writesBlockedUntil}
 	r.mark(e, "panic %s and %s", victims[0].Name, victims[1].Name)
