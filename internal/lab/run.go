@@ -160,13 +160,12 @@ func (e *env) printFloor(name string, failed time.Time, obs Observation, parts [
 		obs.Traffic.UDP.LongestGap.Round(time.Millisecond), (obs.Traffic.UDP.LongestGap - obs.Floor).Round(time.Millisecond))
 }
 
-// waitOlderThan waits until every member is at least age old.
+// waitOlderThan waits until every member last started at least age ago
+// (the reconciler's boot grace counts from lastStartTimestamp).
 func (e *env) waitOlderThan(ctx context.Context, age time.Duration) {
 	var youngest time.Time
 	for _, m := range e.members() {
-		if m.CreationTimestamp.After(youngest) {
-			youngest = m.CreationTimestamp
-		}
+		youngest = maxTime(youngest, m.CreationTimestamp, m.LastStartTimestamp)
 	}
 	if wait := time.Until(youngest.Add(age)); wait > 0 {
 		e.printf("waiting %s until every forwarder is past the reconciler's boot grace", wait.Round(time.Second))
@@ -175,4 +174,14 @@ func (e *env) waitOlderThan(ctx context.Context, age time.Duration) {
 		case <-time.After(wait):
 		}
 	}
+}
+
+func maxTime(ts ...time.Time) time.Time {
+	var out time.Time
+	for _, t := range ts {
+		if t.After(out) {
+			out = t
+		}
+	}
+	return out
 }
