@@ -26,6 +26,8 @@ func (s *Server) registerCompute() {
 	handle("GET "+p+"zones/{zone}/instances/{instance}", "instances.get", s.handleInstanceGet)
 	handle("GET "+p+"aggregated/instances", "instances.aggregatedList", s.handleInstanceAggregatedList)
 	handle("POST "+p+"zones/{zone}/instances/{instance}/setMetadata", "instances.setMetadata", s.handleInstanceSetMetadata)
+	handle("POST "+p+"zones/{zone}/instances/{instance}/stop", "instances.stop", s.handleInstancePower(false))
+	handle("POST "+p+"zones/{zone}/instances/{instance}/start", "instances.start", s.handleInstancePower(true))
 
 	const z = p + "zones/{zone}/instanceGroupManagers/{igm}"
 	handle("GET "+z, "instanceGroupManagers.get", s.withGroup(zonalMIG, s.handleMIGGet))

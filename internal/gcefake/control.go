@@ -63,6 +63,42 @@ func (s *Server) registerControl() {
 			reply(w, nil, s.CreateGroup(spec))
 		}
 	})
+	const grp = "/_fake/groups/{project}/{location}/{name}"
+	s.mux.HandleFunc("POST "+grp+"/template", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Template string `json:"template"`
+		}
+		if decode(w, r, &body) {
+			reply(w, nil, s.SetGroupTemplate(r.PathValue("project"), r.PathValue("location"), r.PathValue("name"), body.Template))
+		}
+	})
+	s.mux.HandleFunc("POST "+grp+"/update-policy", func(w http.ResponseWriter, r *http.Request) {
+		var body UpdatePolicy
+		if decode(w, r, &body) {
+			reply(w, nil, s.SetUpdatePolicy(r.PathValue("project"), r.PathValue("location"), r.PathValue("name"), body))
+		}
+	})
+	s.mux.HandleFunc("POST /_fake/templates", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Project string `json:"project"`
+			Name    string `json:"name"`
+			Template
+		}
+		if decode(w, r, &body) {
+			s.DefineTemplate(body.Project, body.Name, body.Template)
+			reply(w, nil, nil)
+		}
+	})
+	s.mux.HandleFunc("POST /_fake/networks", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Project string   `json:"project"`
+			Network string   `json:"network"`
+			Subnets []string `json:"subnets"`
+		}
+		if decode(w, r, &body) {
+			reply(w, nil, s.DefineNetwork(body.Project, body.Network, body.Subnets...))
+		}
+	})
 	s.mux.HandleFunc("POST /_fake/faults", func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
 			Method string `json:"method"`

@@ -23,9 +23,11 @@
 //     is missing or not RUNNING.
 //   - global, zones/Z and regions/R operations: get and wait (wait returns
 //     when DONE or after 2 minutes).
-//   - zones/Z/instances: get, list; aggregated/instances: list.
-//   - zones/Z and regions/R instanceGroupManagers/N: get,
-//     listManagedInstances, resize, recreateInstances, deleteInstances.
+//   - zones/Z/instances: get, list, setMetadata, stop, start;
+//     aggregated/instances: list.
+//   - zones/Z and regions/R instanceGroupManagers/N: get, patch,
+//     listManagedInstances, resize, recreateInstances, deleteInstances,
+//     createInstances, setInstanceTemplate.
 //
 // Lists page by name (maxResults, default and maximum 500, above 500 is
 // 400; pageToken is the last name of the previous page, so pages stay
@@ -122,7 +124,7 @@
 // as in GCE's discovery document: routes.insert, routes.get, routes.list,
 // routes.delete, globalOperations.get, globalOperations.wait,
 // zoneOperations.get, regionOperations.get, instances.get, instances.list,
-// instances.aggregatedList, instances.setMetadata,
+// instances.aggregatedList, instances.{setMetadata,stop,start},
 // instanceGroupManagers.{get,listManagedInstances,resize,recreateInstances,
 // deleteInstances,createInstances,setInstanceTemplate,patch} and the same under
 // regionInstanceGroupManagers, or "*" for every method without its own.
@@ -176,6 +178,10 @@
 //	POST   /_fake/instances/{project}/{zone}/{name}/panic
 //	POST   /_fake/instances/{project}/{zone}/{name}/attributes  {"key":"k","value":"v"}
 //	POST   /_fake/groups                                  GroupSpec
+//	POST   /_fake/groups/{project}/{location}/{name}/template       {"template":"fwd-v2"}
+//	POST   /_fake/groups/{project}/{location}/{name}/update-policy  UpdatePolicy
+//	POST   /_fake/templates                               {"project":"p","name":"fwd-v2","metadata":{...},"gracefulShutdown":...}
+//	POST   /_fake/networks                                {"project":"p","network":"vpc-c","subnets":["10.50.0.0/24"]}
 //	POST   /_fake/faults                                  {"method":"routes.list","rate":0.5,"codes":[429,503]}
 //	                                                      (+ "applied", "reset", "operation": true)
 //	POST   /_fake/latency                                 {"method":"*","latency":"200ms"}

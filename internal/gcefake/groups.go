@@ -228,7 +228,8 @@ func (s *Server) createMemberLocked(g *group, zone, name, action string) (*insta
 		s.setStatusLocked(in, StatusRunning)
 		in.action = runningAction(g)
 	}
-	s.goLifecycle(func() { s.boot(in) })
+	seq := in.bootSeq
+	s.goLifecycle(func() { s.boot(in, seq) })
 	return in, nil
 }
 
@@ -268,11 +269,11 @@ func (s *Server) sleep(d time.Duration) bool {
 // created the instance and it is in the process of being verified"), NONE
 // without autohealing. boot gives up if the instance was deleted or
 // recreated meanwhile.
-func (s *Server) boot(in *instance) {
+func (s *Server) boot(in *instance, seq uint64) {
 	step := func(status string) bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if s.closed || s.instances[in.key()] != in || (in.action != "CREATING" && in.action != "RECREATING") {
+		if s.closed || s.instances[in.key()] != in || in.bootSeq != seq {
 			return false
 		}
 		in.hidden = false
@@ -295,17 +296,18 @@ func (s *Server) boot(in *instance) {
 		}
 	}
 	s.log.Info("instance running", logInstance(in)...)
-	if lc := s.opts.Lifecycle; lc != nil {
+	if lc := s.opts.Lifecycle; lc != nil && in.pub.Group != "" {
 		s.mu.Lock()
-		if s.closed || s.instances[in.key()] != in || in.pub.Status != StatusRunning {
+		if s.closed || s.instances[in.key()] != in || in.pub.Status != StatusRunning || in.bootSeq != seq {
 			s.mu.Unlock()
 			return
 		}
-		in.started = make(chan struct{})
+		started := make(chan struct{})
+		in.started = started
 		snap := in.snapshot()
 		s.mu.Unlock()
 		lc.Started(snap)
-		close(in.started)
+		close(started)
 	}
 }
 
@@ -322,6 +324,7 @@ func (s *Server) stopMemberLocked(in *instance, action string) {
 		return
 	}
 	in.action = action
+	in.bootSeq++ // a boot still under way stops here
 	started, budget := in.started, in.budget
 	if budget <= 0 {
 		budget = s.opts.ShutdownTimeout

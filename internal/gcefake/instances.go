@@ -84,6 +84,7 @@ type instance struct {
 	action      string        // MIG currentAction; NONE for standalone instances
 	template    string        // MIG member: the template URL it was created from
 	noIPForward bool          // canIpForward false
+	bootSeq     uint64        // bumped by every stop and start: a boot in flight goes on only while it is unchanged
 	budget      time.Duration // MIG member: shutdown budget (0: ShutdownTimeout)
 	hidden      bool          // MIG member whose VM does not exist yet for the API (PROVISIONING)
 	health      memberHealth  // autohealing probe results

@@ -133,3 +133,50 @@ func TestMarkRereadsOnStaleFingerprint(t *testing.T) {
 		t.Errorf("progress does not say the fingerprint was stale:\n%s", out.String())
 	}
 }
+
+// lateAnnouncer puts the first route it sees deleted back once, as an agent
+// or reconciler that had not yet seen the drain mark would.
+type lateAnnouncer struct {
+	gce.Routes
+	once  sync.Once
+	again gce.Route
+	err   error
+}
+
+func (l *lateAnnouncer) Delete(ctx context.Context, project, name string) error {
+	if err := l.Routes.Delete(ctx, project, name); err != nil {
+		return err
+	}
+	l.once.Do(func() { l.err = l.Routes.Insert(ctx, l.again) })
+	return nil
+}
+
+func TestDrainWithdrawsARoutePutBack(t *testing.T) {
+	fake, clients, _ := setup(t)
+	ctx := context.Background()
+	a, err := fake.CreateInstance(gcefake.InstanceSpec{Project: project, Zone: zone, Name: "fwd-a",
+		NICs: []gcefake.NICSpec{{Network: "vpc-a", Subnet: "10.0.1.0/24"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := routeFor(a, "10.19.16.0/20")
+	if err := clients.Routes.Insert(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	late := &lateAnnouncer{Routes: clients.Routes, again: r}
+	var out bytes.Buffer
+	ops := &Ops{Routes: late, Instances: clients.Instances, Groups: clients.Groups, Out: &out, Poll: 20 * time.Millisecond}
+	n, err := ops.Drain(ctx, project, zone, "fwd-a", 0)
+	if err != nil || late.err != nil {
+		t.Fatalf("drain: %v (put back: %v)\n%s", err, late.err, out.String())
+	}
+	if n != 2 {
+		t.Errorf("drain deleted %d routes, want 2 (the route and its return)", n)
+	}
+	if left, _ := clients.Routes.List(ctx, project, prefix); len(left) != 0 {
+		t.Errorf("routes left after drain: %+v", left)
+	}
+	if !strings.Contains(out.String(), "1 routes reappeared, withdrawing again") {
+		t.Errorf("progress does not report the route put back:\n%s", out.String())
+	}
+}

@@ -3,6 +3,7 @@ package rollout
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -207,5 +208,27 @@ func TestRolloutKilledMidMemberResumes(t *testing.T) {
 				t.Errorf("rerun did not plan the work left:\n%s", rerun.String())
 			}
 		})
+	}
+}
+
+func TestRolloutRefusesAProactiveGroup(t *testing.T) {
+	fake, clients, _ := setup(t)
+	g := gce.GroupRef{Project: project, Name: "fwd", Zone: zone}
+	if err := fake.CreateGroup(gcefake.GroupSpec{Project: project, Name: "fwd", Zone: zone, TargetSize: 1,
+		InstanceTemplate: template1, UpdatePolicy: &gcefake.UpdatePolicy{Type: "PROACTIVE"},
+		NICs: []gcefake.NICSpec{{Network: "vpc-a", Subnet: "10.0.1.0/24"}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitRouting(t, clients, g, 1)
+	fake.ResetRequestCounts()
+	ops := &Ops{Routes: clients.Routes, Instances: clients.Instances, Groups: clients.Groups, Poll: 10 * time.Millisecond}
+	err := ops.Rollout(context.Background(), g, 0, time.Second)
+	if !errors.Is(err, ErrProactive) {
+		t.Errorf("rollout of a PROACTIVE group: err %v, want ErrProactive", err)
+	}
+	for method, n := range fake.RequestCounts() {
+		if !strings.HasSuffix(method, ".get") && !strings.HasSuffix(method, ".listManagedInstances") {
+			t.Errorf("refused rollout called %s %d times", method, n)
+		}
 	}
 }

@@ -27,6 +27,9 @@ const (
 type announcer struct {
 	routes gce.Routes
 	t      *testing.T
+	// ctx ends when the test does, so that a boot still announcing does
+	// not outlive the clients it uses.
+	ctx context.Context
 }
 
 func routeFor(inst gcefake.Instance, dest string) gce.Route {
@@ -42,7 +45,7 @@ func routeFor(inst gcefake.Instance, dest string) gce.Route {
 }
 
 func (a *announcer) Started(inst gcefake.Instance) {
-	if err := a.routes.Insert(context.Background(), routeFor(inst, "10.19.16.0/20")); err != nil {
+	if err := a.routes.Insert(a.ctx, routeFor(inst, "10.19.16.0/20")); err != nil && a.ctx.Err() == nil {
 		a.t.Errorf("announce %s: %v", inst.Name, err)
 	}
 }
@@ -53,16 +56,26 @@ func (a *announcer) Stopping(ctx context.Context, inst gcefake.Instance) {
 
 func setup(t *testing.T) (*gcefake.Server, *gce.Clients, *announcer) {
 	t.Helper()
-	ann := &announcer{t: t}
+	ctx, cancel := context.WithCancel(context.Background())
+	ann := &announcer{t: t, ctx: ctx}
 	fake := gcefake.New(gcefake.Options{OpLatency: gcefake.Fixed(50 * time.Millisecond), BootDelay: 50 * time.Millisecond, Lifecycle: ann})
 	srv := httptest.NewServer(fake)
-	t.Cleanup(func() { srv.Close(); fake.Close() })
 	clients, err := gce.NewClients(context.Background(), gce.ClientOptions{Endpoint: srv.URL + "/", OpPoll: 20 * time.Millisecond})
 	if err != nil {
+		cancel()
+		srv.Close()
+		fake.Close()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = clients.Close() })
 	ann.routes = clients.Routes
+	// In this order: the lifecycle hooks use the clients, which use the
+	// server; fake.Close waits for the hooks.
+	t.Cleanup(func() {
+		cancel()
+		fake.Close()
+		srv.Close()
+		_ = clients.Close()
+	})
 	return fake, clients, ann
 }
 

@@ -23,19 +23,11 @@ import (
 //     grace no longer protects it, even if this reconciler (just restarted)
 //     never saw it Healthy.
 //   - Draining: its agent answers that it withdraws its routes. Neither
-//     pruned on probes nor restored, and counted in neither side of the
-//     fail-static fraction: a drain is planned, the agent deletes its own
+//     pruned on probes nor restored: a drain is planned, the agent deletes its own
 //     routes while it still forwards.
-//   - The fail-static fraction is healthy / (healthy + unhealthy) over the
-//     group's RUNNING members without API evidence; Starting and unprobed
-//     members have no verdict and count in neither, so a scale-out of booting
-//     VMs cannot engage fail static. A Healthy member whose latest probe
-//     failed counts in the total but not as healthy: when the reconciler is
-//     cut off, the forwarders cross the failure threshold one by one (probes
-//     are spread over the interval), and the first to cross must already see
-//     the others as suspect, or its routes would be deleted before fail
-//     static engages. The price is one probe interval of delay when a healthy
-//     forwarder blips at the moment another one dies.
+//   - Each group's members are counted (groupCount): a group of one has no
+//     peer to corroborate a probe verdict (corroboration.go). The healthy and
+//     unhealthy counts are kept for status; they no longer hold prunes.
 
 // leavingActions are the MIG currentActions after which an instance will not
 // forward again under its current id (DESIGN.md invariant 5).
@@ -52,7 +44,9 @@ type member struct {
 	probe    Probe
 }
 
-type groupCount struct{ healthy, unhealthy, total int }
+// groupCount counts a group's members: healthy and unhealthy among the
+// judged, and every member (a group of one has no peer to corroborate).
+type groupCount struct{ healthy, unhealthy, total, members int }
 
 // judgeMembers joins each MIG row with its instance and decides its state.
 func (p *planner) judgeMembers() {
@@ -70,6 +64,7 @@ func (p *planner) judgeMembers() {
 			c = &groupCount{}
 			p.counts[m.Group] = c
 		}
+		c.members++
 		switch {
 		case m.Evidence != "" && bootingStatus[m.Status] && !leavingActions[m.Action]:
 			m.State = StateStarting // its routes, if any, still go: it does not forward yet

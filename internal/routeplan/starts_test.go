@@ -47,7 +47,7 @@ func TestNeverJudgedDeadWhileComingUp(t *testing.T) {
 			name: "last start older than the grace: pruned",
 			fws: []fw{
 				{name: "a", id: 1, verdict: Healthy}, {name: "b", id: 2, verdict: Healthy},
-				{name: "c", id: 3, verdict: Unhealthy, fails: 3, everOK: yes(), started: 200 * time.Second},
+				{name: "c", id: 3, verdict: Unhealthy, fails: 3, everOK: yes(), started: 200 * time.Second, peers: "down"},
 			},
 			routes: []string{"3 10.19.16.0/20"},
 			want:   []string{"delete 3 10.19.16.0/20 probe"},
@@ -75,7 +75,7 @@ func TestNeverJudgedDeadWhileComingUp(t *testing.T) {
 			name: "a route newer than the failure streak is not pruned on it",
 			fws: []fw{
 				{name: "a", id: 1, verdict: Healthy}, {name: "b", id: 2, verdict: Healthy},
-				{name: "c", id: 3, verdict: Unhealthy, fails: 5, everOK: yes(), everHealthy: yes(), streak: 5 * time.Second},
+				{name: "c", id: 3, verdict: Unhealthy, fails: 5, everOK: yes(), everHealthy: yes(), streak: 5 * time.Second, peers: "down"},
 			},
 			routes: []string{"3 10.19.16.0/20 created=2s", "3 10.19.32.0/20 created=1h"},
 			want:   []string{"delete 3 10.19.32.0/20 probe"},
