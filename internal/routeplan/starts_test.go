@@ -58,7 +58,7 @@ func TestNeverJudgedDeadWhileComingUp(t *testing.T) {
 			name: "within the grace but announced since its start: pruned",
 			fws: []fw{
 				{name: "a", id: 1, verdict: Healthy}, {name: "b", id: 2, verdict: Healthy},
-				{name: "c", id: 3, verdict: Unhealthy, fails: 3, started: 30 * time.Second},
+				{name: "c", id: 3, verdict: Unhealthy, fails: 3, started: 30 * time.Second, peers: "down"},
 			},
 			routes: []string{"3 10.19.16.0/20 created=20s"},
 			want:   []string{"delete 3 10.19.16.0/20 probe"},
@@ -67,7 +67,7 @@ func TestNeverJudgedDeadWhileComingUp(t *testing.T) {
 			name: "within the grace, routes only from before its start: Starting",
 			fws: []fw{
 				{name: "a", id: 1, verdict: Healthy}, {name: "b", id: 2, verdict: Healthy},
-				{name: "c", id: 3, verdict: Unhealthy, fails: 3, started: 30 * time.Second},
+				{name: "c", id: 3, verdict: Unhealthy, fails: 3, started: 30 * time.Second, peers: "down"},
 			},
 			routes: []string{"3 10.19.16.0/20 created=1h"},
 		},
