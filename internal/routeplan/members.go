@@ -18,7 +18,10 @@ import (
 //     when its start moves, so "Healthy since the start" is EverHealthy. A
 //     member the monitor has not probed yet is Unknown and treated like
 //     Starting. An agent that answers that it is still announcing is
-//     Starting in the monitor already, however long that takes.
+//     Starting in the monitor already, however long that takes. A member
+//     with an owned route created since its start has come up, and the
+//     grace no longer protects it, even if this reconciler (just restarted)
+//     never saw it Healthy.
 //   - Draining: its agent answers that it withdraws its routes. Neither
 //     pruned on probes nor restored: a drain is planned, the agent deletes its own
 //     routes while it still forwards.
@@ -52,7 +55,8 @@ func (p *planner) judgeMembers() {
 		m := p.joinMember(row)
 		probe, probed := p.in.Probes[m.ID]
 		m.probe = probe
-		m.Health = effectiveHealth(probe, probed, m.Started, p.in.Now, p.in.Config.BootGrace.Duration)
+		announced := !m.Started.IsZero() && !x.newestRoute[m.ID].Before(m.Started)
+		m.Health = effectiveHealth(probe, probed, announced, m.Started, p.in.Now, p.in.Config.BootGrace.Duration)
 		m.Evidence = apiEvidence(m.Status, m.Action)
 
 		c := p.counts[m.Group]
@@ -124,11 +128,16 @@ func (p *planner) joinMember(row Member) *member {
 // verdict: a forwarder started less than grace ago that has not been Healthy
 // since is Starting, whatever the failures so far. "Never answered" alone is
 // not enough: a forwarder may answer once and then stall while it boots.
-func effectiveHealth(pr Probe, probed bool, started, now time.Time, grace time.Duration) Health {
+//
+// A forwarder with an owned route created since its start has come up (its
+// agent announces only once ready, and restores are only for Healthy
+// forwarders), so the grace does not protect it: that is what a reconciler
+// that restarts, and so never saw it Healthy, goes by.
+func effectiveHealth(pr Probe, probed, announced bool, started, now time.Time, grace time.Duration) Health {
 	if !probed || pr.Verdict == "" {
 		return Unknown
 	}
-	if !pr.EverHealthy && !started.IsZero() && now.Sub(started) < grace {
+	if !pr.EverHealthy && !announced && !started.IsZero() && now.Sub(started) < grace {
 		return Starting
 	}
 	return pr.Verdict
