@@ -118,6 +118,7 @@ func (e *env) runScenario(ctx context.Context, sc scenario) (res ScenarioResult)
 	}
 	rec := e.record()
 	obs.HealthyPruned = e.healthyPruned(r, rec)
+	obs.RoutesDeleted, obs.RouteChurn = rec.mutations(r.start, end)
 	var floorParts []FloorPart
 	if f := r.failure; f != nil {
 		obs.Floor, floorParts, obs.FloorErr = Floor(FloorInput{Failure: f.at, Detection: detection, Blocked: f.blocked, Routes: f.routes, Ops: rec.ops, Changes: rec.changes})

@@ -56,6 +56,9 @@ var scenarios = []scenario{
 	{name: "panic-api-faults", initial: configured, final: configured, starts: true, limits: panicLimits, act: panicCarrier(panicPlan{during: withAPIFaults})},
 	{name: "reconciler-restart", initial: configured, final: configured, starts: true, pastBootGrace: true, limits: panicLimits, act: panicCarrier(panicPlan{during: withReconcilerRestart})},
 	{name: "panic-rate-limited", initial: configured, final: configured, starts: true, limits: panicLimits, act: panicCarrier(panicPlan{before: withWritesSpent, during: liftRateLimit})},
+	{name: "zone-outage", initial: configured, final: configured, starts: true, limits: panicLimits, act: zoneOutage},
+	{name: "reconciler-partition", initial: configured, final: configured, limits: quietLimits, act: reconcilerPartition},
+	{name: "replica-split", initial: configured, final: configured, limits: quietLimits, act: replicaSplit},
 }
 
 // ScenarioNames lists the scenarios in the order the lab runs them.
