@@ -50,12 +50,14 @@ var scenarios = []scenario{
 	{name: "scale-0-1", initial: fixed(0), final: fixed(1), starts: true, limits: plannedLimits, act: scaleTo(1)},
 	{name: "scale-1-3", initial: fixed(1), final: fixed(3), starts: true, limits: plannedLimits, act: scaleTo(3)},
 	{name: "scale-3-1", initial: fixed(3), final: fixed(1), limits: plannedLimits, act: scaleTo(1)},
-	{name: "rolling-update", initial: configured, final: configured, starts: true, limits: plannedLimits, act: rollingUpdate},
+	{name: "rolling-update", initial: configured, final: configured, starts: true, limits: plannedLimits, act: withMinCapacity(rollingUpdate)},
 	{name: "panic", initial: configured, final: configured, starts: true, limits: panicLimits, act: panicCarrier(panicPlan{})},
 	{name: "nic1-flap", initial: configured, final: configured, limits: flapLimits, act: nic1Flap},
 	{name: "panic-api-faults", initial: configured, final: configured, starts: true, limits: panicLimits, act: panicCarrier(panicPlan{during: withAPIFaults})},
 	{name: "reconciler-restart", initial: configured, final: configured, starts: true, pastBootGrace: true, limits: panicLimits, act: panicCarrier(panicPlan{during: withReconcilerRestart})},
 	{name: "panic-rate-limited", initial: configured, final: configured, starts: true, limits: panicLimits, act: panicCarrier(panicPlan{before: withWritesSpent, during: liftRateLimit})},
+	{name: "drain-hold", initial: configured, final: configured, limits: plannedLimits, act: drainHold},
+	{name: "mig-update", initial: configured, final: configured, starts: true, limits: plannedLimits, act: migUpdate},
 }
 
 // ScenarioNames lists the scenarios in the order the lab runs them.
