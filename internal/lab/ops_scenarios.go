@@ -175,7 +175,12 @@ func withMinCapacity(act func(ctx context.Context, e *env, r *run) error) func(c
 // forwarders carrying traffic between from and to: incarnations with a route
 // in effect on both networks. Changes stamped alike count as one moment.
 func (e *env) minCapacity(from, to time.Time) int {
-	log := e.fake.EffectiveLog()
+	return MinCarrying(e.fake.EffectiveLog(), from, to)
+}
+
+// MinCarrying is minCapacity over a given effective-route log.
+func MinCarrying(log []gcefake.EffectiveChange, from, to time.Time) int {
+	log = append([]gcefake.EffectiveChange(nil), log...)
 	sort.SliceStable(log, func(i, j int) bool { return log[i].At.Before(log[j].At) })
 	effective := map[string]bool{}
 	i := 0
