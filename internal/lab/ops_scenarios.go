@@ -48,15 +48,19 @@ func drainHold(ctx context.Context, e *env, r *run) error {
 		return err
 	}
 	ops := e.opsOps()
+	id := instanceid.ID(victim.ID)
+	r.disturbed[id] = true // its routes are deleted on purpose
 	r.mark(e, "drain %s", victim.Name)
+	// The agent withdraws on seeing the mark, often before the drain's own
+	// deletes: what counts is that none of its routes is left.
 	deleted, err := ops.Drain(ctx, victim.Project, victim.Zone, victim.Name, e.opts.DrainGrace)
 	if err != nil {
 		return err
 	}
 	drained := time.Now()
-	r.mark(e, "%s drained (%d routes deleted)", victim.Name, deleted)
-	if deleted == 0 {
-		return fmt.Errorf("drain %s: no route deleted", victim.Name)
+	r.mark(e, "%s drained (%d routes deleted by the drain)", victim.Name, deleted)
+	if n := e.ownedRoutesOf(id); n > 0 {
+		return fmt.Errorf("drain %s: %d routes left", victim.Name, n)
 	}
 	hold := drainHoldPasses*reconcileInterval + probeInterval*probeFailures
 	var problem string
@@ -69,6 +73,8 @@ func drainHold(ctx context.Context, e *env, r *run) error {
 			problem = fmt.Sprintf("%s (panicked %v) during the hold", in.Status, in.Panicked)
 		case e.carries(victim):
 			problem = "back in the fabric while drained"
+		case e.ownedRoutesOf(id) > 0:
+			problem = "has routes again while drained"
 		}
 		return problem != ""
 	})
@@ -76,7 +82,7 @@ func drainHold(ctx context.Context, e *env, r *run) error {
 		return fmt.Errorf("drained %s: %s", victim.Name, problem)
 	}
 	r.mark(e, "%s held drained %s, undrain", victim.Name, time.Since(drained).Round(time.Second))
-	restored := e.routeInserts(instanceid.ID(victim.ID), drained, time.Now())
+	restored := e.routeInserts(id, drained, time.Now())
 	r.extra = append(r.extra, AtMost(CheckRoutesRestored, float64(restored), 0))
 	if _, err := ops.Undrain(ctx, victim.Project, victim.Zone, victim.Name, 2*time.Minute+e.opLatency.Max); err != nil {
 		return err
@@ -86,6 +92,20 @@ func drainHold(ctx context.Context, e *env, r *run) error {
 	}
 	r.mark(e, "%s undrained, traffic shared again", victim.Name)
 	return nil
+}
+
+// ownedRoutesOf counts the owned routes of instance id the fake holds.
+func (e *env) ownedRoutesOf(id instanceid.ID) int {
+	n := 0
+	for _, rt := range e.fake.Routes(Project) {
+		if !naming.IsOwned(RoutePrefix, rt.GetName(), rt.GetDescription()) {
+			continue
+		}
+		if p, err := naming.ParseName(RoutePrefix, rt.GetName()); err == nil && p.InstanceID == id {
+			n++
+		}
+	}
+	return n
 }
 
 // routeInserts counts routes.insert operations for instance id's routes
