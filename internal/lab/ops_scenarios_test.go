@@ -12,8 +12,12 @@ import (
 func TestMinCarrying(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
-	a := func(id uint64) string { return naming.RouteName(RoutePrefix, instanceid.ID(id), Project, NetworkA, VPCBRange) }
-	b := func(id uint64) string { return naming.RouteName(RoutePrefix, instanceid.ID(id), Project, NetworkB, VPCARange) }
+	a := func(id uint64) string {
+		return naming.RouteName(RoutePrefix, instanceid.ID(id), Project, NetworkA, VPCBRange)
+	}
+	b := func(id uint64) string {
+		return naming.RouteName(RoutePrefix, instanceid.ID(id), Project, NetworkB, VPCARange)
+	}
 	on := func(route string, s int) gcefake.EffectiveChange {
 		return gcefake.EffectiveChange{Route: route, Effective: true, At: at(s)}
 	}
