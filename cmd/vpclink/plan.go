@@ -84,7 +84,7 @@ func planDocument(plan routeplan.Decision) reconciler.StatusDoc {
 
 func printPlan(w io.Writer, plan routeplan.Decision) {
 	if plan.FailStatic.Engaged {
-		fmt.Fprintf(w, "FAIL STATIC: %s\n\n", plan.FailStatic.Reason)
+		fmt.Fprintf(w, "FAIL STATIC (probe prunes held, not corroborated): %s\n\n", plan.FailStatic.Reason)
 	}
 	if len(plan.Actions) == 0 {
 		fmt.Fprintln(w, "no actions: every owned route matches what the forwarders need")
@@ -106,8 +106,9 @@ func printPlan(w io.Writer, plan routeplan.Decision) {
 			fmt.Fprintf(w, "  %s %s: %s\n", rj.Instance, rj.Route, rj.Reason)
 		}
 	}
+	printVerdicts(w, plan)
 	for _, g := range groupsOfOne(plan) {
-		fmt.Fprintf(w, "\nnote: group %s has one forwarder: it is never pruned on probe evidence (0 of 1 healthy is below minHealthyFraction), only on API evidence\n", g)
+		fmt.Fprintf(w, "\nnote: group %s has one forwarder: it is never pruned on probe evidence (no peer can corroborate), only on API evidence\n", g)
 	}
 }
 

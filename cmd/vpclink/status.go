@@ -47,9 +47,7 @@ func printStatus(w io.Writer, plan routeplan.Decision, now time.Time) {
 			status, f.Health, len(f.Routes), age(f.Created, now))
 	}
 	_ = tw.Flush()
-	if plan.FailStatic.Engaged {
-		fmt.Fprintf(w, "\nFAIL STATIC: %s\n", plan.FailStatic.Reason)
-	}
+	printVerdicts(w, plan)
 }
 
 // age renders how long ago t was the way kubectl does: 45s, 12m, 3h, 5d.

@@ -1,6 +1,7 @@
 package health
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -58,6 +59,10 @@ type State struct {
 	// StreakStart is when the current run of failures began (its first
 	// failed probe's start); zero when the latest probe did not fail.
 	StreakStart time.Time
+	// Answered is whether the latest failure was an HTTP answer (the agent
+	// itself said it cannot forward) rather than no answer: first-hand
+	// evidence, which no partition between prober and forwarder can fake.
+	Answered bool
 	// Phase is the agent's phase from its latest not-ready answer
 	// ("announcing", "draining", ...); empty after any other result.
 	Phase string
@@ -111,6 +116,8 @@ func (s State) observe(probeErr error, at time.Time, failures, successes int) (S
 		s.ConsecutiveSuccesses = 0
 		s.LastFailure = at
 		s.LastError = probeErr.Error()
+		var se *StatusError
+		s.Answered = errors.As(probeErr, &se)
 		if s.ConsecutiveFailures >= failures {
 			s.Verdict = Unhealthy
 		}

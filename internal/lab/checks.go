@@ -17,6 +17,8 @@ const (
 	CheckFloor         = "floor_s"    // what physics and GCE force on an unplanned failure
 	CheckOverhead      = "overhead_s" // longest_gap_s − floor_s: what vpclink adds
 	CheckHealthyPruned = "healthy_pruned"
+	CheckRoutesDeleted = "routes_deleted" // successful deletes during a scenario where nothing dies
+	CheckRouteChurn    = "route_churn"    // inserts plus deletes during a scenario where nothing dies
 )
 
 // overheadLimit is vpclink's budget over the floor (DESIGN.md's timing
@@ -34,6 +36,9 @@ type Limits struct {
 	TCPStall      time.Duration
 	Recovery      time.Duration
 	Unplanned     bool
+	// NothingDies marks a scenario that kills nothing (a partition): every
+	// route operation during it is churn, and none may happen.
+	NothingDies bool
 }
 
 // The limits, from the earlier system's acceptance criteria and DESIGN.md's
@@ -77,6 +82,10 @@ type Observation struct {
 	// HealthyPruned counts deleted routes of forwarders the scenario did
 	// not disturb.
 	HealthyPruned int
+	// RoutesDeleted and RouteChurn count the successful deletes, and the
+	// inserts plus deletes, issued while the scenario ran.
+	RoutesDeleted int
+	RouteChurn    int
 }
 
 // withFloor returns lim with the outage limits raised to the floor plus
@@ -133,6 +142,11 @@ func Evaluate(name string, obs Observation, lim Limits) ScenarioResult {
 	)
 	if lim.Recovery > 0 {
 		r.Checks = append(r.Checks, AtMost(CheckRecovery, Seconds(obs.Recovery), Seconds(lim.Recovery)))
+	}
+	if lim.NothingDies {
+		r.Checks = append(r.Checks,
+			AtMost(CheckRoutesDeleted, float64(obs.RoutesDeleted), 0),
+			AtMost(CheckRouteChurn, float64(obs.RouteChurn), 0))
 	}
 	r.Checks = append(r.Checks,
 		AtMost(CheckHealthyPruned, float64(obs.HealthyPruned), 0),

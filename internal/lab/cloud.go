@@ -57,6 +57,9 @@ type reconcilerProc struct {
 	endpoint string
 	logDir   string
 	log      *zap.Logger
+	// ns and name place a second replica: its namespace (default the
+	// reconciler's) and its log files' prefix (default "reconciler").
+	ns, name string
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -68,12 +71,16 @@ func (p *reconcilerProc) start() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.runs++
-	logPath := filepath.Join(p.logDir, fmt.Sprintf("reconciler-%d.log", p.runs))
+	ns, name := p.topo.Reconciler(), "reconciler"
+	if p.ns != "" {
+		ns, name = p.ns, p.name
+	}
+	logPath := filepath.Join(p.logDir, fmt.Sprintf("%s-%d.log", name, p.runs))
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return fmt.Errorf("reconciler log %s: %w", logPath, err)
 	}
-	cmd := exec.Command("ip", "netns", "exec", p.topo.Reconciler(), p.exe, "reconciler", "--config", p.config)
+	cmd := exec.Command("ip", "netns", "exec", ns, p.exe, "reconciler", "--config", p.config)
 	cmd.Env = append(os.Environ(), "VPCLINK_COMPUTE_ENDPOINT="+p.endpoint)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

@@ -117,3 +117,26 @@ func (e *env) verdicts(from, to time.Time) []Event {
 	sort.Slice(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
 	return out
 }
+
+// mutations counts the successful route deletes, and all inserts plus
+// deletes, issued between from and to: in a scenario where nothing dies,
+// each one is churn.
+func (rec record) mutations(from, to time.Time) (deletes, churn int) {
+	for _, ops := range rec.ops {
+		for _, op := range ops {
+			if op.Issued.Before(from) || op.Issued.After(to) {
+				continue
+			}
+			switch op.Method {
+			case methodRouteDelete:
+				churn++
+				if op.Error == "" {
+					deletes++
+				}
+			case methodRouteInsert:
+				churn++
+			}
+		}
+	}
+	return deletes, churn
+}

@@ -120,6 +120,7 @@ func (e *env) runScenario(ctx context.Context, sc scenario) (res ScenarioResult)
 	}
 	rec := e.record()
 	obs.HealthyPruned = e.healthyPruned(r, rec)
+	obs.RoutesDeleted, obs.RouteChurn = rec.mutations(r.start, end)
 	var floorParts []FloorPart
 	if f := r.failure; f != nil {
 		obs.Floor, floorParts, obs.FloorErr = Floor(FloorInput{Failure: f.at, Detection: detection, Blocked: f.blocked, Routes: f.routes, Ops: rec.ops, Changes: rec.changes})
@@ -163,13 +164,12 @@ func (e *env) printFloor(name string, failed time.Time, obs Observation, parts [
 		obs.Traffic.UDP.LongestGap.Round(time.Millisecond), (obs.Traffic.UDP.LongestGap - obs.Floor).Round(time.Millisecond))
 }
 
-// waitOlderThan waits until every member is at least age old.
+// waitOlderThan waits until every member last started at least age ago
+// (the reconciler's boot grace counts from lastStartTimestamp).
 func (e *env) waitOlderThan(ctx context.Context, age time.Duration) {
 	var youngest time.Time
 	for _, m := range e.members() {
-		if m.CreationTimestamp.After(youngest) {
-			youngest = m.CreationTimestamp
-		}
+		youngest = maxTime(youngest, m.CreationTimestamp, m.LastStartTimestamp)
 	}
 	if wait := time.Until(youngest.Add(age)); wait > 0 {
 		e.printf("waiting %s until every forwarder is past the reconciler's boot grace", wait.Round(time.Second))
@@ -178,4 +178,14 @@ func (e *env) waitOlderThan(ctx context.Context, age time.Duration) {
 		case <-time.After(wait):
 		}
 	}
+}
+
+func maxTime(ts ...time.Time) time.Time {
+	var out time.Time
+	for _, t := range ts {
+		if t.After(out) {
+			out = t
+		}
+	}
+	return out
 }

@@ -58,6 +58,9 @@ var scenarios = []scenario{
 	{name: "panic-rate-limited", initial: configured, final: configured, starts: true, limits: panicLimits, act: panicCarrier(panicPlan{before: withWritesSpent, during: liftRateLimit})},
 	{name: "drain-hold", initial: configured, final: configured, limits: plannedLimits, act: drainHold},
 	{name: "mig-update", initial: configured, final: configured, starts: true, limits: plannedLimits, act: migUpdate},
+	{name: "zone-outage", initial: configured, final: configured, starts: true, limits: panicLimits, act: zoneOutage},
+	{name: "reconciler-partition", initial: configured, final: configured, limits: quietLimits, act: reconcilerPartition},
+	{name: "replica-split", initial: configured, final: configured, limits: quietLimits, act: replicaSplit},
 }
 
 // ScenarioNames lists the scenarios in the order the lab runs them.

@@ -222,11 +222,19 @@ func nextHopOf(router, src, dst, iif string, sport, dport int) (string, error) {
 	return m[1], nil
 }
 
-// carries reports whether the fabric still sends anything to in.
+// carries reports whether the fabric still sends anything to in: a route
+// of this incarnation in effect, or its address in a router's table, unless
+// a new incarnation (autohealing recreates with the same name and address)
+// holds that address now.
 func (e *env) carries(in gcefake.Instance) bool {
 	for _, r := range e.routes.EffectiveRoutes() {
 		if r.Instance == fmt.Sprintf("%s#%d", in.Name, in.ID) {
 			return true
+		}
+	}
+	for _, m := range e.members() {
+		if m.Name == in.Name && m.ID != in.ID {
+			return false
 		}
 	}
 	for _, nic := range in.NICs {

@@ -167,3 +167,7 @@ func Fixed(objects []string) zap.Field { return zap.Strings("fixed", objects) }
 
 // Target is the "target" key: a health monitor's target key.
 func Target(key string) zap.Field { return zap.String("target", key) }
+
+// Witnesses is the "witnesses" key: the instance names of the peers asked
+// about a suspect forwarder, or of those that agreed it does not answer.
+func Witnesses(names []string) zap.Field { return zap.Strings("witnesses", names) }

@@ -55,6 +55,9 @@ type fakeAgent struct {
 	routeProject string
 	mode         atomic.Int32
 	srv          *httptest.Server
+	// peerProbe answers GET /peer-probe: the harness probes the agent
+	// at that address, as a witness agent does over nic0.
+	peerProbe func(ctx context.Context, addr string) agentapi.PeerProbe
 }
 
 // project is the instance's project, from its URL.
@@ -101,6 +104,12 @@ func (a *fakeAgent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	case "/status":
 		_ = json.NewEncoder(w).Encode(a.status())
+	case "/healthz":
+		fmt.Fprintln(w, "ok")
+	case "/peer-probe":
+		pp := a.peerProbe(r.Context(), r.URL.Query().Get("addr"))
+		pp.Observer = a.inst.Name
+		_ = json.NewEncoder(w).Encode(pp)
 	default:
 		http.NotFound(w, r)
 	}
@@ -194,11 +203,42 @@ func (h *harness) agent(inst gce.Instance) *fakeAgent {
 	defer h.mu.Unlock()
 	a := h.agents[inst.ID]
 	if a == nil {
-		a = &fakeAgent{inst: inst, routeProject: h.routeProject}
+		a = &fakeAgent{inst: inst, routeProject: h.routeProject, peerProbe: h.peerProbe}
 		a.srv = httptest.NewServer(a)
 		h.agents[inst.ID] = a
 	}
 	return a
+}
+
+// peerProbe probes the /healthz of the agent whose nic0 is addr, with the
+// probe timeout: any HTTP answer counts, as in the agent's /peer-probe.
+func (h *harness) peerProbe(ctx context.Context, addr string) agentapi.PeerProbe {
+	start := time.Now()
+	pp := agentapi.PeerProbe{Target: addr, At: start.Format(time.RFC3339Nano)}
+	var target *fakeAgent
+	h.mu.Lock()
+	for _, a := range h.agents {
+		if nic0(a.inst) == addr {
+			target = a
+		}
+	}
+	h.mu.Unlock()
+	if target == nil {
+		pp.Err = "no agent at " + addr
+		return pp
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.Probe.Timeout.Duration)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, target.srv.URL+"/healthz", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		pp.Err = err.Error()
+	} else {
+		resp.Body.Close()
+		pp.Answered, pp.Status = true, resp.StatusCode
+	}
+	pp.Took = time.Since(start).String()
+	return pp
 }
 
 func (h *harness) forwarderURL(inst gce.Instance) string { return h.agent(inst).srv.URL }
@@ -338,12 +378,20 @@ func (h *harness) assertPresent(names []string) {
 // registry.
 func (h *harness) start(name string) (*Reconciler, *prometheus.Registry) {
 	h.t.Helper()
+	return h.startWith(name, func(*Options) {})
+}
+
+// startWith is start with the options changed by edit.
+func (h *harness) startWith(name string, edit func(*Options)) (*Reconciler, *prometheus.Registry) {
+	h.t.Helper()
 	reg := prometheus.NewRegistry()
-	r, err := New(Options{
+	o := Options{
 		Config: h.cfg, API: h.api, ForwarderURL: h.forwarderURL, Registerer: reg,
 		Log: logging.NewTo(testWriter{h.t, name}, -1), Writer: "test-" + name, CallTimeout: 5 * time.Second,
 		RateLimitRetry: 50 * time.Millisecond,
-	})
+	}
+	edit(&o)
+	r, err := New(o)
 	if err != nil {
 		h.t.Fatalf("new reconciler: %v", err)
 	}

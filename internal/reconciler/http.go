@@ -10,13 +10,34 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vpclink/vpclink/internal/health"
+	"github.com/vpclink/vpclink/internal/routeplan"
 )
 
 // StatusDoc is the reconciler's GET /status body.
 type StatusDoc struct {
-	FailStatic FailStaticDoc  `json:"failStatic"`
-	LastPass   *PassDoc       `json:"lastPass"`
-	Forwarders []ForwarderDoc `json:"forwarders"`
+	FailStatic FailStaticDoc `json:"failStatic"`
+	// Uncorroborated are the forwarders whose probe prunes are held
+	// because no second vantage point agrees.
+	Uncorroborated []HeldDoc      `json:"uncorroborated,omitempty"`
+	LastPass       *PassDoc       `json:"lastPass"`
+	Forwarders     []ForwarderDoc `json:"forwarders"`
+}
+
+// HeldDoc is a forwarder whose probe-evidence prune is held.
+type HeldDoc struct {
+	Group    string `json:"group"`
+	Instance string `json:"instance"`
+	Reason   string `json:"reason"`
+}
+
+// CorroborationDoc is what the peers asked about a suspect forwarder saw:
+// who corroborated its verdict (agree) and who saw it answer (disagree).
+type CorroborationDoc struct {
+	Down     bool     `json:"down"`
+	Agree    []string `json:"agree,omitempty"`
+	Disagree []string `json:"disagree,omitempty"`
+	Stale    int      `json:"stale,omitempty"`
+	Reason   string   `json:"reason"`
 }
 
 // FailStaticDoc is the fail-static verdict of the last pass.
@@ -68,6 +89,9 @@ type ForwarderDoc struct {
 	Evidence string    `json:"evidence,omitempty"`
 	Created  time.Time `json:"created,omitzero"`
 	Routes   []string  `json:"routes"`
+	// Corroboration is present while the forwarder is suspect and its
+	// peers were asked.
+	Corroboration *CorroborationDoc `json:"corroboration,omitempty"`
 }
 
 // StatusDocument renders a report as /status serves it.
@@ -85,8 +109,11 @@ func StatusDocument(rep Report) StatusDoc {
 		doc.Forwarders = append(doc.Forwarders, ForwarderDoc{
 			Group: f.Group, Instance: f.Name, ID: f.ID.String(), Zone: f.Zone, IP: f.IP,
 			Status: f.Status, Action: f.Action, Health: string(f.Health), State: string(f.State),
-			Evidence: f.Evidence, Created: f.Created, Routes: routes,
+			Evidence: f.Evidence, Created: f.Created, Routes: routes, Corroboration: corroborationDoc(f),
 		})
+	}
+	for _, hd := range p.Uncorroborated {
+		doc.Uncorroborated = append(doc.Uncorroborated, HeldDoc{Group: hd.Group, Instance: hd.Instance, Reason: hd.Reason})
 	}
 	if rep.Start.IsZero() {
 		return doc
@@ -168,4 +195,12 @@ func allDecided(states map[string]health.State, want int) bool {
 		}
 	}
 	return true
+}
+
+func corroborationDoc(f routeplan.Forwarder) *CorroborationDoc {
+	j := f.Judgement
+	if j == nil {
+		return nil
+	}
+	return &CorroborationDoc{Down: j.Down, Agree: j.Agree, Disagree: j.Disagree, Stale: j.Stale, Reason: j.Reason}
 }

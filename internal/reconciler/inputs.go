@@ -83,7 +83,7 @@ func (r *Reconciler) input(snap Snapshot, states map[instanceid.ID]health.State,
 	return routeplan.Input{
 		Config: r.cfg, Now: now, Writer: r.opts.Writer,
 		Members: snap.Members, Instances: snap.Instances, Routes: snap.Routes,
-		Probes: probes, Wanted: wanted, Unread: snap.Unread(),
+		Probes: probes, Wanted: wanted, Unread: snap.Unread(), Judgements: r.corr.judgements(now),
 	}
 }
 
@@ -110,7 +110,7 @@ func probeOf(s health.State) routeplan.Probe {
 		v = routeplan.Draining
 	}
 	return routeplan.Probe{Verdict: v, ConsecutiveFailures: s.ConsecutiveFailures, EverSucceeded: s.EverSucceeded,
-		EverHealthy: s.EverHealthy, StreakStart: s.StreakStart}
+		EverHealthy: s.EverHealthy, StreakStart: s.StreakStart, Answered: s.Answered}
 }
 
 func nic0(inst gce.Instance) string {

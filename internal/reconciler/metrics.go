@@ -10,16 +10,19 @@ var forwarderStates = []routeplan.State{routeplan.StateHealthy, routeplan.StateU
 	routeplan.StateDraining, routeplan.StateDown}
 
 type metrics struct {
-	forwarders        *prometheus.GaugeVec
-	ownedRoutes       *prometheus.GaugeVec
-	operations        *prometheus.CounterVec
-	passDuration      prometheus.Histogram
-	passErrors        prometheus.Counter
-	failStatic        prometheus.Gauge
-	detectionToPrune  prometheus.Histogram
-	detectionToIssued prometheus.Histogram
-	lastSuccess       prometheus.Gauge
-	restoresCapped    prometheus.Counter
+	forwarders          *prometheus.GaugeVec
+	ownedRoutes         *prometheus.GaugeVec
+	operations          *prometheus.CounterVec
+	passDuration        prometheus.Histogram
+	passErrors          prometheus.Counter
+	failStatic          prometheus.Gauge
+	detectionToPrune    prometheus.Histogram
+	detectionToIssued   prometheus.Histogram
+	lastSuccess         prometheus.Gauge
+	restoresCapped      prometheus.Counter
+	uncorroborated      prometheus.Gauge
+	witnessAsks         prometheus.Counter
+	witnessAsksDeferred prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -28,7 +31,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "vpclink_forwarders", Help: "Forwarders of the configured groups by state (healthy, unhealthy, starting, draining, down).",
 		}, []string{"state"}),
 		ownedRoutes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "vpclink_owned_routes", Help: "Owned routes in scope by state (active, held by fail static, pruning).",
+			Name: "vpclink_owned_routes", Help: "Owned routes in scope by state (active, held for lack of corroboration, pruning).",
 		}, []string{"state"}),
 		operations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vpclink_route_operations_total", Help: "Route inserts and deletes by result (ok, error).",
@@ -41,7 +44,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "vpclink_reconcile_errors_total", Help: "Reconcile passes, and groups within a pass, whose API reads failed (retried next round).",
 		}),
 		failStatic: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "vpclink_fail_static", Help: "1 while too few forwarders are healthy for probe evidence to prune.",
+			Name: "vpclink_fail_static", Help: "1 while at least one forwarder's probe-evidence prune is held for lack of corroboration.",
 		}),
 		detectionToPrune: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "vpclink_detection_to_prune_seconds",
@@ -57,6 +60,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "vpclink_restores_capped_total",
 			Help: "Restores a pass left for later passes because of restore.maxPerForwarder or restore.maxPerPass.",
 		}),
+		uncorroborated: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "vpclink_uncorroborated_forwarders",
+			Help: "Forwarders whose probe-evidence prune is held because no second vantage point agrees (no peer asked, none reachable, or peers see them answer).",
+		}),
+		witnessAsks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vpclink_witness_asks_total", Help: "Requests to group peers to probe a suspect forwarder (GET /peer-probe).",
+		}),
+		witnessAsksDeferred: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vpclink_witness_asks_deferred_total",
+			Help: "Suspects not asked about at once because every corroboration slot was busy (a correlated failure of many forwarders).",
+		}),
 		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "vpclink_reconciler_last_success_timestamp_seconds",
 			Help: "Unix time of the end of the last reconcile pass that read every group; 0 until one has.",
@@ -64,7 +78,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.forwarders, m.ownedRoutes, m.operations, m.passDuration, m.passErrors, m.failStatic,
-			m.detectionToPrune, m.detectionToIssued, m.lastSuccess, m.restoresCapped)
+			m.detectionToPrune, m.detectionToIssued, m.lastSuccess, m.restoresCapped,
+			m.uncorroborated, m.witnessAsks, m.witnessAsksDeferred)
 	}
 	for _, s := range forwarderStates {
 		m.forwarders.WithLabelValues(string(s))
@@ -88,6 +103,7 @@ func (m *metrics) observePlan(p routeplan.Decision) {
 	for _, s := range []routeplan.RouteState{routeplan.RouteActive, routeplan.RouteHeld, routeplan.RoutePruning} {
 		m.ownedRoutes.WithLabelValues(string(s)).Set(float64(p.RouteStates[s]))
 	}
+	m.uncorroborated.Set(float64(len(p.Uncorroborated)))
 	if p.FailStatic.Engaged {
 		m.failStatic.Set(1)
 	} else {

@@ -261,15 +261,17 @@ func (r *Reconciler) insertTargets(dec routeplan.Decision, pi planInputs) []stat
 	return out
 }
 
-// logFailStatic logs when fail static engages, changes reason or releases.
-// Callers hold passMu.
+// logFailStatic logs when probe prunes start being held for lack of
+// corroboration, when the reason changes, and when the holds end. Callers
+// hold passMu.
 func (r *Reconciler) logFailStatic(dec routeplan.Decision) {
 	prev := r.failStatic
 	r.failStatic = dec.FailStatic
 	fs := dec.FailStatic
 	switch {
 	case fs.Engaged && (!prev.Engaged || fs.Reason != prev.Reason):
-		r.log.Warn("fail static engaged: not pruning on probe evidence", logging.Op("failstatic"), logging.Reason(fs.Reason), logging.Groups(fs.Groups))
+		r.log.Warn("fail static: probe prunes held, no second vantage point agrees", logging.Op("failstatic"),
+			logging.Count(len(dec.Uncorroborated)), logging.Reason(fs.Reason), logging.Groups(fs.Groups))
 	case !fs.Engaged && prev.Engaged:
 		r.log.Info("fail static released", logging.Op("failstatic"))
 	}
@@ -308,6 +310,10 @@ func (r *Reconciler) DryRun(ctx context.Context) (routeplan.Decision, error) {
 		}
 		time.Sleep(interval / 4)
 	}
+	r.mu.Lock()
+	r.snap, r.haveSnap = snap, true
+	r.mu.Unlock()
+	r.askSuspectsAndWait(ctx)
 	cancel()
 	<-done
 	pi = r.prepare(snap, time.Now())

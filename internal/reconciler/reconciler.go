@@ -106,6 +106,7 @@ type Reconciler struct {
 	cache   *statusCache
 
 	flights *flights
+	corr    *corroborator // witnesses' observations of suspects (witnesses.go)
 
 	passMu     sync.Mutex // one pass at a time; guards failStatic
 	failStatic routeplan.FailStatic
@@ -179,6 +180,7 @@ func New(o Options) (*Reconciler, error) {
 		opts: o, cfg: cfg, api: o.API, log: o.Log, monitor: mon,
 		metrics: newMetrics(o.Registerer), cache: newStatusCache(o.StatusTTL),
 		flights:   newFlights(o.DeleteConcurrency, o.Concurrency),
+		corr:      newCorroborator(cfg.Probe.Interval.Duration, cfg.Probe.Timeout.Duration),
 		verdictAt: map[instanceid.ID]time.Time{}, started: time.Now(),
 	}, nil
 }
@@ -193,7 +195,11 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	defer r.flights.wg.Wait()
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		r.corroborate(ctx)
+	}()
 	go func() {
 		defer wg.Done()
 		if err := r.monitor.Run(ctx); err != nil && ctx.Err() == nil {

@@ -11,7 +11,7 @@
 //	index.go      what exists: instances and members joined, scope
 //	members.go    each member's state: API evidence, effective health
 //	routes.go     each owned route in scope: kept, pruned, or pending probes
-//	failstatic.go pending probe prunes held or issued, per group
+//	corroboration.go pending probe prunes issued where a peer agrees, held elsewhere
 //	restore.go    inserts for what Healthy forwarders ask for (allow.go)
 //
 // The phases share one value, the planner; actions are kept by route name,

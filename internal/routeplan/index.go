@@ -1,9 +1,12 @@
 package routeplan
 
 import (
+	"time"
+
 	"github.com/vpclink/vpclink/internal/config"
 	"github.com/vpclink/vpclink/internal/gce"
 	"github.com/vpclink/vpclink/internal/instanceid"
+	"github.com/vpclink/vpclink/internal/naming"
 )
 
 // index is what exists, joined once and read by every later phase.
@@ -16,6 +19,10 @@ type index struct {
 	// groups are the configured groups by name: a name may be used in
 	// several locations, each its own group.
 	groups map[string][]config.Group
+
+	// newestRoute is the creation time of each instance id's newest owned
+	// route: a forwarder with a route newer than its start has come up.
+	newestRoute map[instanceid.ID]time.Time
 
 	members          []*member
 	memberByID       map[instanceid.ID]*member
@@ -46,6 +53,12 @@ func (p *planner) indexInstances() {
 	for _, m := range p.in.Members {
 		if m.Managed.Zone != "" {
 			x.listedZones[m.Managed.Zone] = true
+		}
+	}
+	x.newestRoute = map[instanceid.ID]time.Time{}
+	for _, r := range p.in.Routes {
+		if n, err := naming.ParseName(p.prefix, r.Name); err == nil && r.CreationTimestamp.After(x.newestRoute[n.InstanceID]) {
+			x.newestRoute[n.InstanceID] = r.CreationTimestamp
 		}
 	}
 	x.memberByID = make(map[instanceid.ID]*member, len(p.in.Members))

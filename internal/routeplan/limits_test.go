@@ -62,7 +62,7 @@ func TestRestoreLimits(t *testing.T) {
 
 // A group of one is never pruned on probe evidence, and the reason says so.
 func TestGroupOfOneNotPrunedOnProbes(t *testing.T) {
-	fws := []fw{{name: "a", id: 1, verdict: Unhealthy, fails: 5, everOK: yes(), everHealthy: yes()}}
+	fws := []fw{{name: "a", id: 1, verdict: Unhealthy, fails: 5, everOK: yes(), everHealthy: yes(), peers: "down"}}
 	d := Compute(build(baseConfig(), fws, []string{"1 10.19.16.0/20"}))
 	check(t, d, nil, true)
 	if !strings.Contains(d.FailStatic.Reason, "group of one is never pruned on probe evidence") {

@@ -18,21 +18,16 @@ import (
 //     when its start moves, so "Healthy since the start" is EverHealthy. A
 //     member the monitor has not probed yet is Unknown and treated like
 //     Starting. An agent that answers that it is still announcing is
-//     Starting in the monitor already, however long that takes.
+//     Starting in the monitor already, however long that takes. A member
+//     with an owned route created since its start has come up, and the
+//     grace no longer protects it, even if this reconciler (just restarted)
+//     never saw it Healthy.
 //   - Draining: its agent answers that it withdraws its routes. Neither
-//     pruned on probes nor restored, and counted in neither side of the
-//     fail-static fraction: a drain is planned, the agent deletes its own
+//     pruned on probes nor restored: a drain is planned, the agent deletes its own
 //     routes while it still forwards.
-//   - The fail-static fraction is healthy / (healthy + unhealthy) over the
-//     group's RUNNING members without API evidence; Starting and unprobed
-//     members have no verdict and count in neither, so a scale-out of booting
-//     VMs cannot engage fail static. A Healthy member whose latest probe
-//     failed counts in the total but not as healthy: when the reconciler is
-//     cut off, the forwarders cross the failure threshold one by one (probes
-//     are spread over the interval), and the first to cross must already see
-//     the others as suspect, or its routes would be deleted before fail
-//     static engages. The price is one probe interval of delay when a healthy
-//     forwarder blips at the moment another one dies.
+//   - Each group's members are counted (groupCount): a group of one has no
+//     peer to corroborate a probe verdict (corroboration.go). The healthy and
+//     unhealthy counts are kept for status; they no longer hold prunes.
 
 // leavingActions are the MIG currentActions after which an instance will not
 // forward again under its current id (DESIGN.md invariant 5).
@@ -49,7 +44,9 @@ type member struct {
 	probe    Probe
 }
 
-type groupCount struct{ healthy, unhealthy, total int }
+// groupCount counts a group's members: healthy and unhealthy among the
+// judged, and every member (a group of one has no peer to corroborate).
+type groupCount struct{ healthy, unhealthy, total, members int }
 
 // judgeMembers joins each MIG row with its instance and decides its state.
 func (p *planner) judgeMembers() {
@@ -58,7 +55,8 @@ func (p *planner) judgeMembers() {
 		m := p.joinMember(row)
 		probe, probed := p.in.Probes[m.ID]
 		m.probe = probe
-		m.Health = effectiveHealth(probe, probed, m.Started, p.in.Now, p.in.Config.BootGrace.Duration)
+		announced := !m.Started.IsZero() && !x.newestRoute[m.ID].Before(m.Started)
+		m.Health = effectiveHealth(probe, probed, announced, m.Started, p.in.Now, p.in.Config.BootGrace.Duration)
 		m.Evidence = apiEvidence(m.Status, m.Action)
 
 		c := p.counts[m.Group]
@@ -66,6 +64,7 @@ func (p *planner) judgeMembers() {
 			c = &groupCount{}
 			p.counts[m.Group] = c
 		}
+		c.members++
 		switch {
 		case m.Evidence != "" && bootingStatus[m.Status] && !leavingActions[m.Action]:
 			m.State = StateStarting // its routes, if any, still go: it does not forward yet
@@ -129,11 +128,16 @@ func (p *planner) joinMember(row Member) *member {
 // verdict: a forwarder started less than grace ago that has not been Healthy
 // since is Starting, whatever the failures so far. "Never answered" alone is
 // not enough: a forwarder may answer once and then stall while it boots.
-func effectiveHealth(pr Probe, probed bool, started, now time.Time, grace time.Duration) Health {
+//
+// A forwarder with an owned route created since its start has come up (its
+// agent announces only once ready, and restores are only for Healthy
+// forwarders), so the grace does not protect it: that is what a reconciler
+// that restarts, and so never saw it Healthy, goes by.
+func effectiveHealth(pr Probe, probed, announced bool, started, now time.Time, grace time.Duration) Health {
 	if !probed || pr.Verdict == "" {
 		return Unknown
 	}
-	if !pr.EverHealthy && !started.IsZero() && now.Sub(started) < grace {
+	if !pr.EverHealthy && !announced && !started.IsZero() && now.Sub(started) < grace {
 		return Starting
 	}
 	return pr.Verdict

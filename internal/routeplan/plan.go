@@ -7,6 +7,7 @@ import (
 
 	"github.com/vpclink/vpclink/internal/agentapi"
 	"github.com/vpclink/vpclink/internal/config"
+	"github.com/vpclink/vpclink/internal/corroborate"
 	"github.com/vpclink/vpclink/internal/gce"
 	"github.com/vpclink/vpclink/internal/instanceid"
 )
@@ -26,7 +27,7 @@ type Evidence string
 // Kinds of evidence.
 const (
 	EvidenceAPI     Evidence = "api"     // the Compute API says the next hop is gone or going
-	EvidenceProbe   Evidence = "probe"   // N consecutive failed probes, outside fail static
+	EvidenceProbe   Evidence = "probe"   // N consecutive failed probes, corroborated by a peer
 	EvidenceRestore Evidence = "restore" // a Healthy forwarder asks for a missing route
 	EvidenceStale   Evidence = "stale"   // an older incarnation of a current member
 )
@@ -56,6 +57,9 @@ type Probe struct {
 	// StreakStart is when the current run of failed probes began; zero
 	// when the latest probe did not fail.
 	StreakStart time.Time
+	// Answered: the latest failure was the forwarder's own answer that it
+	// cannot forward (an HTTP error status), not silence.
+	Answered bool
 }
 
 // Member is one row of a group's listManagedInstances.
@@ -83,6 +87,10 @@ type Input struct {
 	// Unread names the groups whose reads failed this pass: they are in
 	// neither Members nor judged.
 	Unread []string
+	// Judgements are other vantage points' views of suspect forwarders, by
+	// instance id (package corroborate): a probe prune needs one that is
+	// Down, and a restore is held while one is.
+	Judgements map[instanceid.ID]corroborate.Judgement
 }
 
 // Action is one route change.
@@ -110,8 +118,8 @@ func (a Action) String() string {
 	return s
 }
 
-// FailStatic is the fail-static verdict: Engaged when at least one group
-// has too few healthy forwarders for probe evidence to prune.
+// FailStatic summarises the holds: Engaged while at least one forwarder's
+// probe-evidence prune waits for corroboration (corroboration.go).
 type FailStatic struct {
 	Engaged bool
 	Reason  string
@@ -134,6 +142,9 @@ type Forwarder struct {
 	State    State
 	Evidence string // API evidence against it, if any
 	Routes   []string
+	// Judgement is the other vantage points' view, when they were asked
+	// (the forwarder was suspect): who corroborated a verdict, or not.
+	Judgement *corroborate.Judgement
 }
 
 // State summarises a forwarder for the vpclink_forwarders{state} metric.
@@ -154,7 +165,7 @@ type RouteState string
 // Route states.
 const (
 	RouteActive  RouteState = "active"  // kept: its forwarder is healthy or starting
-	RouteHeld    RouteState = "held"    // would be pruned on probes, kept by fail static
+	RouteHeld    RouteState = "held"    // would be pruned on probes, kept for lack of corroboration
 	RoutePruning RouteState = "pruning" // a delete is planned
 )
 
@@ -173,7 +184,9 @@ type Decision struct {
 	// deletes, each by route name.
 	Actions    []Action
 	FailStatic FailStatic
-	Forwarders []Forwarder
+	// Uncorroborated are the forwarders whose probe prunes are held, by name.
+	Uncorroborated []Held
+	Forwarders     []Forwarder
 	// RouteStates counts the in-scope owned routes by state.
 	RouteStates map[RouteState]int
 	Rejected    []Rejection
@@ -190,7 +203,7 @@ func Compute(in Input) Decision {
 	p.indexInstances()
 	p.judgeMembers()
 	p.judgeRoutes()
-	p.applyFailStatic()
+	p.applyCorroboration()
 	p.restore()
 	return p.finish()
 }
@@ -210,8 +223,8 @@ type planner struct {
 	// and the range hash, so a restore of the same range can order them
 	// after its insert (routes.go, restore.go).
 	staleByHash map[instanceid.ID]map[string][]string
-	// pending are routes probe evidence would prune, if fail static allows
-	// it for their group (routes.go, failstatic.go).
+	// pending are routes probe evidence would prune, if a peer corroborates
+	// (routes.go, corroboration.go).
 	pending []pendingProbe
 	// counts are each group's healthy and unhealthy members (members.go).
 	counts map[string]*groupCount
@@ -223,6 +236,7 @@ type planner struct {
 	capped      int // inserts refused by a restore cap
 	rejected    []Rejection
 	failStatic  FailStatic
+	held        []Held
 	routeStates map[RouteState]int
 }
 
@@ -265,6 +279,7 @@ func (p *planner) finish() Decision {
 	fwds := make([]Forwarder, 0, len(p.idx.members))
 	for _, m := range p.idx.members {
 		sort.Strings(m.Routes)
+		m.Judgement = p.judgementOf(m)
 		fwds = append(fwds, m.Forwarder)
 	}
 	sort.Slice(fwds, func(i, j int) bool {
@@ -277,11 +292,12 @@ func (p *planner) finish() Decision {
 		actions = nil
 	}
 	return Decision{
-		Actions:     actions,
-		FailStatic:  p.failStatic,
-		Forwarders:  fwds,
-		RouteStates: p.routeStates,
-		Rejected:    p.rejected,
-		Capped:      p.capped,
+		Actions:        actions,
+		FailStatic:     p.failStatic,
+		Uncorroborated: p.held,
+		Forwarders:     fwds,
+		RouteStates:    p.routeStates,
+		Rejected:       p.rejected,
+		Capped:         p.capped,
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vpclink/vpclink/internal/agentapi"
 	"github.com/vpclink/vpclink/internal/config"
+	"github.com/vpclink/vpclink/internal/corroborate"
 	"github.com/vpclink/vpclink/internal/gce"
 	"github.com/vpclink/vpclink/internal/instanceid"
 	"github.com/vpclink/vpclink/internal/naming"
@@ -45,6 +46,11 @@ type fw struct {
 	wants       []string      // /status routes: "<destRange> [prio=N] [net=N] [project=P] [name=N] [hop=H]"
 	raw         *agentapi.Status
 	inMIG       *bool // default true; false = instance exists in the zone but left the group
+	// peers is the other vantage points' judgement: "down" (a peer saw no
+	// answer either), "up" (a peer saw it answer), "" (none asked).
+	peers string
+	// answered: the latest failed probe was the agent's own error status.
+	answered bool
 }
 
 func yes() *bool { b := true; return &b }
@@ -78,7 +84,8 @@ func (f fw) zone() string {
 
 // build turns the case tables into an Input.
 func build(cfg config.Reconciler, fws []fw, routes []string) Input {
-	in := Input{Config: cfg, Now: now, Writer: "test", Probes: map[instanceid.ID]Probe{}, Wanted: map[instanceid.ID]agentapi.Status{}}
+	in := Input{Config: cfg, Now: now, Writer: "test", Probes: map[instanceid.ID]Probe{}, Wanted: map[instanceid.ID]agentapi.Status{},
+		Judgements: map[instanceid.ID]corroborate.Judgement{}}
 	byID := map[instanceid.ID]fw{}
 	for _, f := range fws {
 		if f.group == "" {
@@ -125,11 +132,17 @@ func build(cfg config.Reconciler, fws []fw, routes []string) Input {
 			if f.everHealthy != nil {
 				everHealthy = *f.everHealthy
 			}
-			pr := Probe{Verdict: f.verdict, ConsecutiveFailures: f.fails, EverSucceeded: ever, EverHealthy: everHealthy}
+			pr := Probe{Verdict: f.verdict, ConsecutiveFailures: f.fails, EverSucceeded: ever, EverHealthy: everHealthy, Answered: f.answered}
 			if f.streak != 0 {
 				pr.StreakStart = now.Add(-f.streak)
 			}
 			in.Probes[f.id] = pr
+		}
+		switch f.peers {
+		case "down":
+			in.Judgements[f.id] = corroborate.Judgement{Down: true, Agree: []string{"peer"}, Reason: "peer does not answer " + f.name + " either"}
+		case "up":
+			in.Judgements[f.id] = corroborate.Judgement{Disagree: []string{"peer"}, Reason: "1 of 1 fresh peers saw " + f.name + " answer (peer): not corroborated"}
 		}
 		if f.raw != nil {
 			in.Wanted[f.id] = *f.raw
@@ -326,7 +339,9 @@ func TestAPIEvidence(t *testing.T) {
 	}
 }
 
-func TestProbeEvidenceAndFailStatic(t *testing.T) {
+// Probe evidence prunes only where a second vantage point agrees
+// (corroboration.go); fail static reports the holds.
+func TestProbeEvidenceNeedsCorroboration(t *testing.T) {
 	zero := 0.0
 	cases := []struct {
 		name       string
@@ -337,45 +352,57 @@ func TestProbeEvidenceAndFailStatic(t *testing.T) {
 		failStatic bool
 	}{
 		{
-			name: "one of three unhealthy: pruned on probes",
+			name: "one of three unhealthy, a peer agrees: pruned on probes",
 			fws: []fw{
 				{name: "a", id: 1, verdict: Healthy}, {name: "b", id: 2, verdict: Healthy},
-				{name: "c", id: 3, verdict: Unhealthy, fails: 3, everOK: yes()},
+				{name: "c", id: 3, verdict: Unhealthy, fails: 3, everOK: yes(), peers: "down"},
 			},
 			routes: []string{"1 10.19.16.0/20", "2 10.19.16.0/20", "3 10.19.16.0/20", "3 10.19.48.0/20"},
 			want:   []string{"delete 3 10.19.16.0/20 probe", "delete 3 10.19.48.0/20 probe"},
 		},
 		{
-			name: "two of three unhealthy: fail static holds them",
-			fws: []fw{
-				{name: "a", id: 1, verdict: Healthy},
-				{name: "b", id: 2, verdict: Unhealthy, fails: 3, everOK: yes()},
-				{name: "c", id: 3, verdict: Unhealthy, fails: 9, everOK: yes()},
-			},
-			routes:     []string{"1 10.19.16.0/20", "2 10.19.16.0/20", "3 10.19.16.0/20"},
-			failStatic: true,
-		},
-		{
-			name: "cut off: the first to cross the threshold sees the others failing too",
-			fws: []fw{
-				{name: "a", id: 1, verdict: Healthy, fails: 2},
-				{name: "b", id: 2, verdict: Healthy, fails: 1},
-				{name: "c", id: 3, verdict: Unhealthy, fails: 3, everOK: yes()},
-			},
-			routes:     []string{"1 10.19.16.0/20", "2 10.19.16.0/20", "3 10.19.16.0/20"},
-			failStatic: true,
-		},
-		{
-			name: "exactly half healthy is enough",
+			name: "one of three unhealthy, no peer asked yet: held",
 			fws: []fw{
 				{name: "a", id: 1, verdict: Healthy}, {name: "b", id: 2, verdict: Healthy},
-				{name: "c", id: 3, verdict: Unhealthy, fails: 3}, {name: "d", id: 4, verdict: Unhealthy, fails: 3},
+				{name: "c", id: 3, verdict: Unhealthy, fails: 3, everOK: yes()},
 			},
-			routes: []string{"3 10.19.16.0/20", "4 10.19.16.0/20"},
-			want:   []string{"delete 3 10.19.16.0/20 probe", "delete 4 10.19.16.0/20 probe"},
+			routes:     []string{"3 10.19.16.0/20"},
+			failStatic: true,
 		},
 		{
-			name: "every probe fails: nothing pruned on probes, API evidence still prunes",
+			// Rule 3: a replica that cannot reach c, while c's peers can.
+			name: "peers see it answer: held, no churn",
+			fws: []fw{
+				{name: "a", id: 1, verdict: Healthy}, {name: "b", id: 2, verdict: Healthy},
+				{name: "c", id: 3, verdict: Unhealthy, fails: 30, everOK: yes(), peers: "up"},
+			},
+			routes:     []string{"3 10.19.16.0/20"},
+			failStatic: true,
+		},
+		{
+			// Its own 503 is first-hand: no partition produces an answer.
+			name: "the forwarder answers that it cannot forward: pruned without a peer",
+			fws: []fw{
+				{name: "a", id: 1, verdict: Healthy},
+				{name: "b", id: 2, verdict: Unhealthy, fails: 3, everOK: yes(), answered: true, peers: "up"},
+			},
+			routes: []string{"2 10.19.16.0/20"},
+			want:   []string{"delete 2 10.19.16.0/20 probe"},
+		},
+		{
+			// Rule 2: a zone outage. 1 of 3 healthy no longer holds the prunes.
+			name: "two of three die together, the survivor agrees: both pruned",
+			fws: []fw{
+				{name: "a", id: 1, verdict: Healthy},
+				{name: "b", id: 2, verdict: Unhealthy, fails: 3, everOK: yes(), peers: "down"},
+				{name: "c", id: 3, verdict: Unhealthy, fails: 9, everOK: yes(), peers: "down"},
+			},
+			routes: []string{"1 10.19.16.0/20", "2 10.19.16.0/20", "3 10.19.16.0/20"},
+			want:   []string{"delete 2 10.19.16.0/20 probe", "delete 3 10.19.16.0/20 probe"},
+		},
+		{
+			// Rule 1: a reconciler cut off reaches no peer either.
+			name: "every probe fails, no peer reachable: nothing pruned on probes, API evidence still prunes",
 			fws: []fw{
 				{name: "a", id: 1, verdict: Unhealthy, fails: 5, everOK: yes()},
 				{name: "b", id: 2, verdict: Unhealthy, fails: 5, everOK: yes()},
@@ -386,17 +413,17 @@ func TestProbeEvidenceAndFailStatic(t *testing.T) {
 			failStatic: true,
 		},
 		{
-			name:       "minHealthyFraction 0: probes always prune",
+			name:       "minHealthyFraction 0 no longer prunes without a peer",
 			minHealthy: &zero,
-			fws:        []fw{{name: "a", id: 1, verdict: Unhealthy, fails: 3}},
-			routes:     []string{"1 10.19.16.0/20"},
-			want:       []string{"delete 1 10.19.16.0/20 probe"},
+			fws:        []fw{{name: "a", id: 1, verdict: Healthy}, {name: "b", id: 2, verdict: Unhealthy, fails: 3}},
+			routes:     []string{"2 10.19.16.0/20"},
+			failStatic: true,
 		},
 		{
-			name: "starting members count in neither side of the fraction",
+			name: "starting members are neither pruned nor needed",
 			fws: []fw{
-				{name: "a", id: 1, verdict: Healthy}, {name: "b", id: 2, verdict: Unhealthy, fails: 3},
-				{name: "c", id: 3, verdict: Starting, age: time.Second}, {name: "d", id: 4, verdict: Unhealthy, fails: 4, age: time.Second},
+				{name: "a", id: 1, verdict: Healthy}, {name: "b", id: 2, verdict: Unhealthy, fails: 3, peers: "down"},
+				{name: "c", id: 3, verdict: Starting, age: time.Second}, {name: "d", id: 4, verdict: Unhealthy, fails: 4, age: time.Second, peers: "down"},
 				{name: "e", id: 5},
 			},
 			routes: []string{"2 10.19.16.0/20", "4 10.19.16.0/20", "5 10.19.16.0/20"},
@@ -406,7 +433,7 @@ func TestProbeEvidenceAndFailStatic(t *testing.T) {
 			name: "boot grace over and never answered: pruned",
 			fws: []fw{
 				{name: "a", id: 1, verdict: Healthy},
-				{name: "b", id: 2, verdict: Unhealthy, fails: 3, age: 121 * time.Second},
+				{name: "b", id: 2, verdict: Unhealthy, fails: 3, age: 121 * time.Second, peers: "down"},
 			},
 			routes: []string{"2 10.19.16.0/20"},
 			want:   []string{"delete 2 10.19.16.0/20 probe"},
@@ -417,7 +444,7 @@ func TestProbeEvidenceAndFailStatic(t *testing.T) {
 			name: "young, answered but never healthy yet: still Starting, not pruned",
 			fws: []fw{
 				{name: "a", id: 1, verdict: Healthy},
-				{name: "b", id: 2, verdict: Unhealthy, fails: 0, everOK: yes(), age: 10 * time.Second},
+				{name: "b", id: 2, verdict: Unhealthy, fails: 0, everOK: yes(), age: 10 * time.Second, peers: "down"},
 			},
 			routes: []string{"2 10.19.16.0/20"},
 			want:   nil,
@@ -426,15 +453,15 @@ func TestProbeEvidenceAndFailStatic(t *testing.T) {
 			name: "young but was healthy, then failed: boot grace no longer protects",
 			fws: []fw{
 				{name: "a", id: 1, verdict: Healthy},
-				{name: "b", id: 2, verdict: Unhealthy, fails: 3, everOK: yes(), everHealthy: yes(), age: 10 * time.Second},
+				{name: "b", id: 2, verdict: Unhealthy, fails: 3, everOK: yes(), everHealthy: yes(), age: 10 * time.Second, peers: "down"},
 			},
 			routes: []string{"2 10.19.16.0/20"},
 			want:   []string{"delete 2 10.19.16.0/20 probe"},
 		},
 		{
-			name: "fail static is per group",
+			name: "holds are per forwarder",
 			fws: []fw{
-				{name: "a", id: 1, verdict: Healthy}, {name: "b", id: 2, verdict: Unhealthy, fails: 3},
+				{name: "a", id: 1, verdict: Healthy}, {name: "b", id: 2, verdict: Unhealthy, fails: 3, peers: "down"},
 				{group: "fwd2", name: "c", id: 3, verdict: Unhealthy, fails: 3},
 				{group: "fwd2", name: "d", id: 4, verdict: Unhealthy, fails: 3},
 			},
@@ -449,8 +476,32 @@ func TestProbeEvidenceAndFailStatic(t *testing.T) {
 			if c.minHealthy != nil {
 				cfg.MinHealthyFraction = c.minHealthy
 			}
-			check(t, Compute(build(cfg, c.fws, c.routes)), c.want, c.failStatic)
+			d := Compute(build(cfg, c.fws, c.routes))
+			check(t, d, c.want, c.failStatic)
+			if c.failStatic && (len(d.Uncorroborated) == 0 || d.Uncorroborated[0].Reason == "") {
+				t.Errorf("Uncorroborated = %+v, want the held forwarders with a reason", d.Uncorroborated)
+			}
 		})
+	}
+}
+
+// A route pruned on corroborated evidence is not restored on one replica's
+// word: a forwarder Healthy here whose peers say it does not answer gets
+// nothing back.
+func TestNoRestoreAgainstCorroboratedDown(t *testing.T) {
+	fws := []fw{
+		{name: "a", id: 1, verdict: Healthy, wants: []string{"10.19.16.0/20"}, peers: "down"},
+		{name: "b", id: 2, verdict: Healthy, wants: []string{"10.19.16.0/20"}, peers: "up"},
+	}
+	d := Compute(build(baseConfig(), fws, nil))
+	check(t, d, []string{"insert 2 10.19.16.0/20 restore"}, false)
+	if len(d.Rejected) != 1 || d.Rejected[0].Instance != "a" || !strings.Contains(d.Rejected[0].Reason, "not restored on one vantage point's word") {
+		t.Errorf("rejected %+v, want a's restore held", d.Rejected)
+	}
+	for _, f := range d.Forwarders {
+		if f.Judgement == nil {
+			t.Errorf("forwarder %s: no judgement shown", f.Name)
+		}
 	}
 }
 
@@ -611,8 +662,8 @@ func TestForwarderAndRouteStates(t *testing.T) {
 	if fmt.Sprint(p.RouteStates) != fmt.Sprint(wantStates) {
 		t.Errorf("route states %v, want %v", p.RouteStates, wantStates)
 	}
-	if !p.FailStatic.Engaged || !strings.Contains(p.FailStatic.Reason, "group fwd: 1 of 3") {
-		t.Errorf("fail static %+v, want engaged for group fwd with 1 of 3 healthy", p.FailStatic)
+	if !p.FailStatic.Engaged || !strings.Contains(p.FailStatic.Reason, "b: 3 consecutive failed probes, no peer observation yet") {
+		t.Errorf("fail static %+v, want engaged: b and c not corroborated", p.FailStatic)
 	}
 }
 

@@ -3,6 +3,7 @@ package routeplan
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/vpclink/vpclink/internal/agentapi"
 	"github.com/vpclink/vpclink/internal/gce"
@@ -24,6 +25,10 @@ import (
 //     safely).
 //   - New before old: a stale incarnation's delete of the same range waits
 //     for the insert (routes.go).
+//   - A Healthy forwarder whose peers' fresh observations say it does not
+//     answer (Input.Judgements Down) gets nothing back: a route pruned on
+//     corroborated evidence is not restored on one replica's word, or two
+//     replicas with divergent views would delete and insert it every pass.
 //   - Restores are capped: at most restore.maxPerForwarder inserts for one
 //     forwarder and restore.maxPerPass in all, in member and route-name
 //     order; the rest are rejected with the cap as reason (Decision.Capped
@@ -43,6 +48,10 @@ func (p *planner) restore() {
 		}
 		if m.Draining {
 			p.reject(m, "", "instance carries the "+gce.DrainMetadataKey+" mark")
+			continue
+		}
+		if j, ok := p.in.Judgements[m.ID]; ok && j.Down {
+			p.reject(m, "", "peers' fresh observations say it does not answer ("+strings.Join(j.Agree, ", ")+"): not restored on one vantage point's word")
 			continue
 		}
 		if reason := statusMismatch(st, m); reason != "" {

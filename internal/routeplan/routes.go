@@ -38,7 +38,7 @@ import (
 //     it only once the insert is DONE. When the new incarnation is not
 //     Healthy (still booting, say) nothing routes through it, and waiting
 //     would only keep a blackhole alive: the stale route goes at once.
-//   - A route of an Unhealthy member is pending, and failstatic.go decides,
+//   - A route of an Unhealthy member is pending, and corroboration.go decides,
 //     only while the member's current run of failed probes has reached the
 //     failure threshold: an Unhealthy verdict held by hysteresis after a
 //     success is no evidence, so a prune "on 0 consecutive failed probes"
@@ -50,8 +50,8 @@ import (
 //     disagree about which incarnation is current, and deleting could remove
 //     a fresh incarnation's route.
 
-// pendingProbe is a route that probe evidence would prune, if fail static
-// allows it for the group.
+// pendingProbe is a route that probe evidence would prune, if a peer
+// corroborates the verdict.
 type pendingProbe struct {
 	m     *member
 	route gce.Route

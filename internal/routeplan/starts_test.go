@@ -47,16 +47,35 @@ func TestNeverJudgedDeadWhileComingUp(t *testing.T) {
 			name: "last start older than the grace: pruned",
 			fws: []fw{
 				{name: "a", id: 1, verdict: Healthy}, {name: "b", id: 2, verdict: Healthy},
-				{name: "c", id: 3, verdict: Unhealthy, fails: 3, everOK: yes(), started: 200 * time.Second},
+				{name: "c", id: 3, verdict: Unhealthy, fails: 3, everOK: yes(), started: 200 * time.Second, peers: "down"},
 			},
 			routes: []string{"3 10.19.16.0/20"},
 			want:   []string{"delete 3 10.19.16.0/20 probe"},
 		},
 		{
+			// A reconciler that just restarted never saw it Healthy, but its
+			// routes were created after its start: it came up, then died.
+			name: "within the grace but announced since its start: pruned",
+			fws: []fw{
+				{name: "a", id: 1, verdict: Healthy}, {name: "b", id: 2, verdict: Healthy},
+				{name: "c", id: 3, verdict: Unhealthy, fails: 3, started: 30 * time.Second, peers: "down"},
+			},
+			routes: []string{"3 10.19.16.0/20 created=20s"},
+			want:   []string{"delete 3 10.19.16.0/20 probe"},
+		},
+		{
+			name: "within the grace, routes only from before its start: Starting",
+			fws: []fw{
+				{name: "a", id: 1, verdict: Healthy}, {name: "b", id: 2, verdict: Healthy},
+				{name: "c", id: 3, verdict: Unhealthy, fails: 3, started: 30 * time.Second, peers: "down"},
+			},
+			routes: []string{"3 10.19.16.0/20 created=1h"},
+		},
+		{
 			name: "a route newer than the failure streak is not pruned on it",
 			fws: []fw{
 				{name: "a", id: 1, verdict: Healthy}, {name: "b", id: 2, verdict: Healthy},
-				{name: "c", id: 3, verdict: Unhealthy, fails: 5, everOK: yes(), everHealthy: yes(), streak: 5 * time.Second},
+				{name: "c", id: 3, verdict: Unhealthy, fails: 5, everOK: yes(), everHealthy: yes(), streak: 5 * time.Second, peers: "down"},
 			},
 			routes: []string{"3 10.19.16.0/20 created=2s", "3 10.19.32.0/20 created=1h"},
 			want:   []string{"delete 3 10.19.32.0/20 probe"},

@@ -72,6 +72,9 @@ func (c *Client) Ask(ctx context.Context, witnessBase, subjectAddr string) (corr
 	return corroborate.Observation{Observer: pp.Observer, Answered: pp.Answered, Err: pp.Err, At: at}, nil
 }
 
+// Timeout is how long one ask may take.
+func (c *Client) Timeout() time.Duration { return c.http.Timeout }
+
 // Request is one witness to ask about one subject.
 type Request struct {
 	WitnessBase string
