@@ -41,10 +41,6 @@ func zoneOutage(ctx context.Context, e *env, r *run) error {
 	if err != nil {
 		return err
 	}
-	routes, err := e.carryingRoutes(victim, r.load)
-	if err != nil {
-		return err
-	}
 	victims := []gcefake.Instance{victim}
 	for _, m := range e.members() {
 		if m.Name != victim.Name && len(victims) < 2 {
@@ -65,12 +61,14 @@ func zoneOutage(ctx context.Context, e *env, r *run) error {
 		}
 		r.disturbed[instanceid.ID(v.ID)] = true
 	}
-	// The other victim carries the stream too when VPC B's fabric sends
-	// the echoes to it: the outage lasts until its route is out as well.
-	if back, err := nextHopOf(e.topo.VPCB(), ServerIP, ClientIP, "server", udpPort, r.load.UDPSourcePort()); err == nil {
-		if nic1, err := nicOf(victims[1], 1); err == nil && nic1.IP == back {
-			routes = append(routes, naming.RouteName(RoutePrefix, instanceid.ID(victims[1].ID), Project, NetworkB, VPCARange))
-		}
+	// Once the carrier's routes are out, the fabrics rehash the stream over
+	// what is left, the other dead forwarder included: the outage lasts
+	// until every route of both is out of the data plane.
+	var routes []string
+	for _, v := range victims {
+		id := instanceid.ID(v.ID)
+		routes = append(routes, naming.RouteName(RoutePrefix, id, Project, NetworkA, VPCBRange),
+			naming.RouteName(RoutePrefix, id, Project, NetworkB, VPCARange))
 	}
 	r.failure = &failure{at: time.Now(), victim: victim, routes: routes, blocked: r.writesBlockedUntil}
 	r.mark(e, "panic %s and %s", victims[0].Name, victims[1].Name)
