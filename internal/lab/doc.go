@@ -41,9 +41,11 @@
 //     group.
 //   - One group for the whole run; each scenario first brings it to its
 //     starting size through the API and waits until exactly the members'
-//     current incarnations carry traffic. reconciler-restart waits until
-//     its forwarders are past the reconciler's boot grace, or the restarted
-//     reconciler would rightly leave a young forwarder alone.
+//     current incarnations carry traffic. A panic's victim must first have
+//     been seen healthy by the reconciler (its log says so): a starting
+//     forwarder is rightly not pruned on probes. reconciler-restart waits
+//     until its forwarders last started longer ago than the boot grace, or
+//     the restarted reconciler would rightly leave a young one alone.
 //   - The model is a Profile (profile.go): gce by default, each figure with
 //     its source; fast for quick runs. A run may sweep operation latencies;
 //     every report entry names its design and operation latency.
