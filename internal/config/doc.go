@@ -18,7 +18,8 @@
 //     route name twice; in the allowlist it is a slip. Overlapping ranges of
 //     different lengths are fine (GCE routes by longest prefix).
 //   - Defaults apply to zero values, so an explicit 0 (nic: 0, grace: 0s)
-//     means the default. minHealthyFraction is a pointer, so 0 there is 0.
+//     means the default. minHealthyFraction is a pointer, so 0 there is 0;
+//     it is deprecated (kept valid, no effect: see routeplan/corroboration.go).
 //   - An allow entry without a priority range allows every priority.
 //   - An agent config without routes is valid: the agent then keeps the data
 //     plane (policy routing) and announces nothing.

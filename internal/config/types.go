@@ -61,7 +61,7 @@ type Reconciler struct {
 	Groups             []Group  `json:"groups"`
 	Allow              []Allow  `json:"allow"`
 	Probe              Probe    `json:"probe"`
-	MinHealthyFraction *float64 `json:"minHealthyFraction"` // default 0.5
+	MinHealthyFraction *float64 `json:"minHealthyFraction"` // default 0.5; deprecated: validated, no effect (a probe prune needs a peer instead)
 	BootGrace          Duration `json:"bootGrace"`          // default 120s
 	Listen             string   `json:"listen"`             // default :9781
 	Interval           Duration `json:"interval"`           // full pass period; default 10s

@@ -33,6 +33,14 @@ func panicCarrier(plan panicPlan) func(ctx context.Context, e *env, r *run) erro
 		if err != nil {
 			return err
 		}
+		// A forwarder the reconciler has never seen healthy is starting,
+		// and rightly not pruned on probes within its boot grace
+		// (DESIGN.md invariant 6): the victim must have been seen healthy.
+		if err := waitUntil(ctx, time.Minute, "reconciler sees "+victim.Name+" healthy", func() bool {
+			return e.seenHealthy(victim.ID, victim.CreationTimestamp)
+		}); err != nil {
+			return err
+		}
 		if plan.before != nil {
 			if err := plan.before(ctx, e, r); err != nil {
 				return err

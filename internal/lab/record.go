@@ -80,6 +80,18 @@ func (e *env) routeLabel(route string) string {
 	return name + " " + route
 }
 
+// seenHealthy reports whether a reconciler has logged incarnation id's
+// verdict turning healthy since since.
+func (e *env) seenHealthy(id uint64, since time.Time) bool {
+	name := e.fwd.NameOf(id)
+	for _, ev := range e.verdicts(since, time.Now()) {
+		if strings.EqualFold(ev.Label, name+" healthy") && ev.id == id {
+			return true
+		}
+	}
+	return false
+}
+
 // verdicts reads the reconcilers' verdict changes between from and to from
 // their logs, labelled with the instance's name.
 func (e *env) verdicts(from, to time.Time) []Event {
@@ -110,7 +122,11 @@ func (e *env) verdicts(from, to time.Time) []Event {
 					name = n
 				}
 			}
-			out = append(out, Event{At: line.Time, Kind: EventVerdict, Label: name + " " + line.To})
+			ev := Event{At: line.Time, Kind: EventVerdict, Label: name + " " + line.To}
+			if id, err := instanceid.Parse(line.InstanceID); err == nil {
+				ev.id = uint64(id)
+			}
+			out = append(out, ev)
 		}
 		_ = f.Close()
 	}

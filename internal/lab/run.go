@@ -25,6 +25,8 @@ type run struct {
 	// writesBlockedUntil is when the API accepts writes again after a
 	// twist spent the write budget (zero: it never refused them).
 	writesBlockedUntil time.Time
+	// extra are checks the action measured itself (routes_restored, ...).
+	extra []Check
 }
 
 // failure is a scenario's unplanned failure, for its floor.
@@ -131,6 +133,8 @@ func (e *env) runScenario(ctx context.Context, sc scenario) (res ScenarioResult)
 		lim.TimeToRouting = 0
 	}
 	res = Evaluate(sc.name, obs, lim)
+	res.Checks = append(res.Checks, r.extra...)
+	res.Finish()
 	if actErr != nil {
 		res.Error = actErr.Error()
 		res.Finish()

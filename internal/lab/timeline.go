@@ -33,6 +33,7 @@ type Event struct {
 	At    time.Time
 	Kind  string // EventAction, EventInstance or EventVerdict
 	Label string
+	id    uint64 // the incarnation a verdict is about
 }
 
 // Event kinds: what the lab did (panic, resize, nic1 down, ...), guests

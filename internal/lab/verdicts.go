@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -19,7 +20,9 @@ import (
 //
 //   - zone-outage: two of three forwarders panic at once, the carrier of the
 //     UDP stream and one other. The survivor corroborates both; both are
-//     pruned, measured against the carrier's floor.
+//     pruned. The floor counts the routes the stream used: the carrier's,
+//     and the other victim's where the fabrics sent the stream to it (at the
+//     panic, or rehashed once the carrier was out).
 //   - reconciler-partition: blackhole routes in the reconciler's namespace
 //     cut it off from every forwarder's nic0 for partitionFor while nothing
 //     dies. It cannot reach the peers either, so it deletes nothing.
@@ -38,10 +41,6 @@ var quietLimits = Limits{LostPackets: 0, LongestGap: 0, TCPStall: time.Second, N
 // zoneOutage panics the carrier and one other member together.
 func zoneOutage(ctx context.Context, e *env, r *run) error {
 	victim, err := e.stableCarrier(ctx, r.load)
-	if err != nil {
-		return err
-	}
-	routes, err := e.carryingRoutes(victim, r.load)
 	if err != nil {
 		return err
 	}
@@ -65,21 +64,28 @@ func zoneOutage(ctx context.Context, e *env, r *run) error {
 		}
 		r.disturbed[instanceid.ID(v.ID)] = true
 	}
-	// The other victim carries the stream too when VPC B's fabric sends
-	// the echoes to it: the outage lasts until its route is out as well.
-	if back, err := nextHopOf(e.topo.VPCB(), ServerIP, ClientIP, "server", udpPort, r.load.UDPSourcePort()); err == nil {
-		if nic1, err := nicOf(victims[1], 1); err == nil && nic1.IP == back {
-			routes = append(routes, naming.RouteName(RoutePrefix, instanceid.ID(victims[1].ID), Project, NetworkB, VPCARange))
-		}
+	routes, err := e.carryingRoutes(victim, r.load)
+	if err != nil {
+		return err
 	}
+	routes = append(routes, e.streamRoutes(victims[1], r.load)...)
 	r.failure = &failure{at: time.Now(), victim: victim, routes: routes, blocked: r.writesBlockedUntil}
 	r.mark(e, "panic %s and %s", victims[0].Name, victims[1].Name)
 	limit := 2*time.Minute + e.opLatency.Max
-	for _, v := range victims {
+	for i, v := range victims {
 		if err := waitUntil(ctx, limit, v.Name+" out of the fabric", func() bool { return !e.carries(v) }); err != nil {
 			return err
 		}
 		e.printf("%s: %s out of the fabric %s after the panic", r.sc.name, v.Name, time.Since(r.failure.at).Round(time.Millisecond))
+		if i == 0 {
+			// The fabrics rehash the stream over what is left, the other
+			// dead forwarder included: then its routes bound the outage too.
+			for _, rt := range e.streamRoutes(victims[1], r.load) {
+				if !slices.Contains(r.failure.routes, rt) {
+					r.failure.routes = append(r.failure.routes, rt)
+				}
+			}
+		}
 	}
 	if err := waitUntil(ctx, 45*time.Second, "every TCP flow resumed", func() bool {
 		_, all := r.load.Snapshot().WorstStall()
@@ -88,6 +94,23 @@ func zoneOutage(ctx context.Context, e *env, r *run) error {
 		e.printf("%s: %v", r.sc.name, err)
 	}
 	return nil
+}
+
+// streamRoutes returns v's routes that the fabrics send the UDP stream over
+// now: its VPC A route when VPC A's fabric sends the stream to its nic0, its
+// VPC B route when VPC B's sends the echoes to its nic1.
+func (e *env) streamRoutes(v gcefake.Instance, load *Load) []string {
+	id := instanceid.ID(v.ID)
+	var out []string
+	if hop, err := nextHopOf(e.topo.VPCA(), ClientIP, ServerIP, "client", load.UDPSourcePort(), udpPort); err == nil && len(v.NICs) > 0 && v.NICs[0].IP == hop {
+		out = append(out, naming.RouteName(RoutePrefix, id, Project, NetworkA, VPCBRange))
+	}
+	if back, err := nextHopOf(e.topo.VPCB(), ServerIP, ClientIP, "server", udpPort, load.UDPSourcePort()); err == nil {
+		if nic1, err := nicOf(v, 1); err == nil && nic1.IP == back {
+			out = append(out, naming.RouteName(RoutePrefix, id, Project, NetworkB, VPCARange))
+		}
+	}
+	return out
 }
 
 // cutOff adds a blackhole route in namespace ns for each member's nic0 and

@@ -1,7 +1,8 @@
 // Package reconciler runs vpclink's central control loop: it probes every
 // forwarder of the configured groups, prunes the routes of dead or replaced
-// ones, restores the routes healthy ones ask for, and fails static when too
-// few look healthy (DESIGN.md invariants 1, 3, 5–8). The decisions are
+// ones, restores the routes healthy ones ask for, and holds a probe prune
+// that no second vantage point corroborates (witnesses.go; DESIGN.md
+// invariants 1, 3, 5–8). The decisions are
 // internal/routeplan's; this package gathers their inputs and applies them.
 //
 // Choices DESIGN.md leaves open, recorded here (flights.go records how

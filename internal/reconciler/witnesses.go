@@ -103,6 +103,10 @@ type peer struct {
 	group string
 	addr  string // nic0
 	base  string // its agent's base URL
+	// started is its last start (creation when GCE gives none): within the
+	// boot grace a forwarder never Healthy since is Starting, and no
+	// judgement could prune it, so nobody is asked.
+	started time.Time
 }
 
 // corroborate runs until ctx ends: every tick it asks witnesses about the
@@ -149,6 +153,9 @@ func (r *Reconciler) askAboutSuspects(ctx context.Context) {
 		s := states[p.id]
 		if s.ConsecutiveFailures == 0 || c.asking[p.id] || now.Sub(c.obs[p.id].asked) < c.askEvery {
 			continue
+		}
+		if !s.EverHealthy && now.Sub(p.started) < r.cfg.BootGrace.Duration {
+			continue // booting: Starting whatever the peers say
 		}
 		var names []string
 		byName := map[string]peer{}
@@ -224,7 +231,11 @@ func (r *Reconciler) peersOf(snap Snapshot) []peer {
 		if !ok || inst.Status != "RUNNING" || nic0(inst) == "" {
 			continue
 		}
-		out = append(out, peer{id: inst.ID, name: inst.Name, group: g, addr: nic0(inst), base: r.opts.ForwarderURL(inst)})
+		started := inst.LastStartTimestamp
+		if started.IsZero() {
+			started = inst.CreationTimestamp
+		}
+		out = append(out, peer{id: inst.ID, name: inst.Name, group: g, addr: nic0(inst), base: r.opts.ForwarderURL(inst), started: started})
 	}
 	return out
 }

@@ -54,7 +54,8 @@ func (p *planner) applyCorroboration() {
 				"%d consecutive failed probes, the forwarder itself answers that it cannot forward", m.probe.ConsecutiveFailures))
 			continue
 		case !judged:
-			reason = fmt.Sprintf("%s: %d consecutive failed probes, no peer observation yet: not corroborated", m.Name, m.probe.ConsecutiveFailures)
+			// No count in the reason: it is logged when it changes.
+			reason = m.Name + ": probes fail, no peer could be asked (none reachable and healthy) or none answered yet: not corroborated"
 		case !j.Down:
 			reason = m.Name + ": " + j.Reason
 		}

@@ -662,7 +662,7 @@ func TestForwarderAndRouteStates(t *testing.T) {
 	if fmt.Sprint(p.RouteStates) != fmt.Sprint(wantStates) {
 		t.Errorf("route states %v, want %v", p.RouteStates, wantStates)
 	}
-	if !p.FailStatic.Engaged || !strings.Contains(p.FailStatic.Reason, "b: 3 consecutive failed probes, no peer observation yet") {
+	if !p.FailStatic.Engaged || !strings.Contains(p.FailStatic.Reason, "b: probes fail, no peer could be asked") {
 		t.Errorf("fail static %+v, want engaged: b and c not corroborated", p.FailStatic)
 	}
 }
