@@ -76,6 +76,9 @@ func (e *env) inserts() int {
 // running (draining, /readyz 503, still forwarding); clearing it announces
 // them again.
 func TestDrainMarkWithdrawsAndClearAnnounces(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seconds of simulated time: full tier only (make test)")
+	}
 	e := newEnv(t, gcefake.Options{})
 	inst := e.createInstance("fwd-1", testConfig)
 	a := e.markedAgent(inst)
@@ -144,6 +147,9 @@ func TestDrainMarkSurvivesRestart(t *testing.T) {
 // Clearing the mark while the data plane is broken announces nothing until
 // the data plane is ready again.
 func TestDrainMarkClearedWaitsForDataPlane(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seconds of simulated time: full tier only (make test)")
+	}
 	e := newEnv(t, gcefake.Options{})
 	inst := e.createInstance("fwd-1", testConfig)
 	a := e.markedAgent(inst)
@@ -207,6 +213,9 @@ func (s *stuckRoutes) Insert(ctx context.Context, rt gce.Route) error {
 // cancelled context: the drain deletes every route, the stuck one included,
 // before the stop deadline.
 func TestStopDuringStuckInsert(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seconds of simulated time: full tier only (make test)")
+	}
 	e := newEnv(t, gcefake.Options{})
 	inst := e.createInstance("fwd-1", testConfig)
 	var stuck *stuckRoutes

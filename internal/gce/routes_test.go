@@ -105,6 +105,9 @@ func TestConflictFromTheLibraryIsClassified(t *testing.T) {
 }
 
 func TestRouteListFollowsPagesWithNameFilter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seconds of simulated time: full tier only (make test)")
+	}
 	e := newEnv(t, gcefake.Options{})
 	e.forwarder(t, "fwd-1")
 	ctx := context.Background()

@@ -57,6 +57,9 @@ func (f *healthFarm) setSick(ip string, sick bool) {
 }
 
 func TestAutohealingVerifiesAndRecreatesUnhealthyMembers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seconds of simulated time: full tier only (make test)")
+	}
 	farm := newHealthFarm(t)
 	s, ts := newFake(t, Options{BootDelay: time.Second})
 	err := s.CreateGroup(GroupSpec{Project: proj, Name: "fwd", Zone: zoneA, TargetSize: 2, NICs: loopbackNICs,
@@ -117,6 +120,9 @@ func TestAutohealingVerifiesAndRecreatesUnhealthyMembers(t *testing.T) {
 // member while never having fewer than the target size available nor more
 // than one extra member.
 func TestProactiveUpdateHonoursSurgeAndUnavailable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seconds of simulated time: full tier only (make test)")
+	}
 	s, ts := newFake(t, Options{BootDelay: 100 * time.Millisecond, OpLatency: Fixed(20 * time.Millisecond)})
 	if err := s.CreateGroup(GroupSpec{Project: proj, Name: "fwd", Zone: zoneA, TargetSize: 2, NICs: twoNICs, InstanceTemplate: "fwd-v1"}); err != nil {
 		t.Fatal(err)

@@ -217,6 +217,9 @@ func seedRoutes(s *Server, prefix string, n int) {
 }
 
 func TestRouteListPagesAndFilters(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seconds of simulated time: full tier only (make test)")
+	}
 	s, ts := newFake(t, Options{})
 	mustInstance(t, s, "fwd-1")
 	c := routesClient(t, ts)

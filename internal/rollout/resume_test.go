@@ -129,6 +129,9 @@ func waitRouting(t *testing.T, clients *gce.Clients, g gce.GroupRef, n int) {
 }
 
 func TestRolloutKilledMidMemberResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seconds of simulated time: full tier only (make test)")
+	}
 	for _, kill := range []string{
 		`\[1/2\] .*: creating replacement`,
 		`\[1/2\] .*RUNNING after`,
