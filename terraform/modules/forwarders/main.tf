@@ -193,3 +193,21 @@ resource "google_compute_firewall" "ssh" {
     ports    = ["22"]
   }
 }
+
+# Forwarders probe each other's agent on nic0 when a reconciler asks them to
+# (GET /peer-probe): the second vantage point before any prune on probe
+# evidence. Only from and to the forwarders' own service account.
+resource "google_compute_firewall" "peer_probes" {
+  project                 = local.nic0_project
+  name                    = "${var.name}-peer-probes"
+  network                 = var.nic0.network
+  description             = "vpclink forwarders probe each other's agent (nic0)"
+  direction               = "INGRESS"
+  source_service_accounts = [module.vm.service_account_email]
+  target_service_accounts = [module.vm.service_account_email]
+
+  allow {
+    protocol = "tcp"
+    ports    = [tostring(var.health_port)]
+  }
+}

@@ -421,3 +421,16 @@ run "bad_forwarded_range_rejected" {
 
   expect_failures = [var.forwarded_source_ranges]
 }
+
+run "peers_may_probe_each_other_on_the_agent_port_only" {
+  command = plan
+
+  assert {
+    condition     = one(google_compute_firewall.peer_probes.allow).ports == tolist(["9780"]) && google_compute_firewall.peer_probes.source_ranges == null
+    error_message = "peer probes must open the agent port only, by service account"
+  }
+  assert {
+    condition     = length(google_compute_firewall.peer_probes.source_service_accounts) == 1 && length(google_compute_firewall.peer_probes.target_service_accounts) == 1
+    error_message = "peer probes must come from and go to one service account, the forwarders'"
+  }
+}
