@@ -82,7 +82,7 @@ module "reconciler" {
   forwarder_service_account = module.forwarders.service_account_email
   route_prefix              = module.forwarders.route_prefix
   groups                    = [{ name = module.forwarders.group_name, region = module.forwarders.region }]
-  allow                     = [{ network = "vpc-a", dest_ranges = ["10.19.0.0/16"] }]
+  allow                     = [{ network = "vpc-a", dest_ranges = ["10.19.0.0/16"], prefix_length_min = 16, prefix_length_max = 24 }]
   probe                     = { port = module.forwarders.health_port }
 }
 

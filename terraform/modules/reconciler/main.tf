@@ -29,12 +29,14 @@ locals {
       { name = g.name },
       g.zone != null ? { zone = g.zone } : { region = g.region },
     )]
-    allow = [for a in var.allow : {
+    allow = [for a in var.allow : merge({
       network    = a.network
       project    = a.project
       destRanges = a.dest_ranges
       priority   = { min = a.priority_min, max = a.priority_max }
-    }]
+      }, a.prefix_length_min == null ? {} : {
+      prefixLength = { min = a.prefix_length_min, max = a.prefix_length_max }
+    })]
     probe = {
       port      = var.probe.port
       path      = var.probe.path
@@ -47,6 +49,7 @@ locals {
     bootGrace          = var.boot_grace
     interval           = var.interval
     listen             = ":${var.listen_port}"
+    healthz            = { failAfter = var.healthz_fail_after }
   })
 
   network_project = coalesce(var.network.subnetwork_project, var.project)

@@ -89,13 +89,15 @@ variable "groups" {
 }
 
 variable "allow" {
-  description = "Allowlist for restores: a restored route must be in one of these networks, inside one of its destRanges, with a priority in range."
+  description = "Allowlist for restores: a restored route must be in one of these networks, with a priority in range, and either equal one of its dest_ranges or, when prefix_length_min/max are set, lie inside one with a prefix length in that range."
   type = list(object({
-    network      = string
-    project      = optional(string, "")
-    dest_ranges  = list(string)
-    priority_min = optional(number, 100)
-    priority_max = optional(number, 1000)
+    network           = string
+    project           = optional(string, "")
+    dest_ranges       = list(string)
+    priority_min      = optional(number, 100)
+    priority_max      = optional(number, 1000)
+    prefix_length_min = optional(number)
+    prefix_length_max = optional(number)
   }))
 
   validation {
@@ -109,6 +111,20 @@ variable "allow" {
     condition     = alltrue([for a in var.allow : a.priority_min >= 0 && a.priority_min <= a.priority_max && a.priority_max <= 65535])
     error_message = "allow[*] priorities must satisfy 0 <= priority_min <= priority_max <= 65535."
   }
+
+  validation {
+    # HCL evaluates both sides of && and ?:, so nulls go through coalesce.
+    condition = alltrue([for a in var.allow : (a.prefix_length_min == null) == (a.prefix_length_max == null) &&
+      coalesce(a.prefix_length_min, 0) >= 0 && coalesce(a.prefix_length_min, 0) <= coalesce(a.prefix_length_max, 32) &&
+    coalesce(a.prefix_length_max, 32) <= 32])
+    error_message = "allow[*] prefix lengths: set both prefix_length_min and prefix_length_max, with 0 <= min <= max <= 32, or neither."
+  }
+}
+
+variable "healthz_fail_after" {
+  description = "The reconciler's /healthz fails when no pass has read the API for this long, so its MIG autoheals it (config healthz.failAfter)."
+  type        = string
+  default     = "5m"
 }
 
 variable "probe" {

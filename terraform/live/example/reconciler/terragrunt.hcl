@@ -38,12 +38,15 @@ inputs = {
     region = dependency.forwarders.outputs.region
   }]
 
-  # Restores may recreate only routes like the ones the forwarders announce.
+  # Restores may recreate only routes like the ones the forwarders announce:
+  # inside 10.19.0.0/16, /16 to /24 (the forwarders announce a /20).
   allow = [{
-    network      = "vpc-a"
-    dest_ranges  = ["10.19.0.0/16"]
-    priority_min = 100
-    priority_max = 1000
+    network           = "vpc-a"
+    dest_ranges       = ["10.19.0.0/16"]
+    priority_min      = 100
+    priority_max      = 1000
+    prefix_length_min = 16
+    prefix_length_max = 24
   }]
 
   probe = {

@@ -48,6 +48,7 @@ run "config_has_design_keys" {
       bootGrace          = "120s"
       interval           = "10s"
       listen             = ":9781"
+      healthz            = { failAfter = "5m" }
     }
     error_message = "reconciler.yaml must carry DESIGN.md's keys and defaults"
   }
@@ -257,4 +258,36 @@ run "one_letter_name_still_makes_valid_ids" {
     condition     = google_compute_firewall.probes.name == "r-probe-forwarders"
     error_message = "the probe rule keeps the group's name"
   }
+}
+
+run "allow_prefix_lengths_reach_the_config" {
+  command = plan
+
+  variables {
+    allow = [{
+      network           = "vpc-a"
+      dest_ranges       = ["10.19.0.0/16"]
+      prefix_length_min = 16
+      prefix_length_max = 24
+    }]
+  }
+
+  assert {
+    condition     = yamldecode(output.config).allow[0].prefixLength == { min = 16, max = 24 }
+    error_message = "allow[*].prefix_length_min/max must become allow[].prefixLength"
+  }
+}
+
+run "allow_prefix_lengths_come_in_pairs" {
+  command = plan
+
+  variables {
+    allow = [{
+      network           = "vpc-a"
+      dest_ranges       = ["10.19.0.0/16"]
+      prefix_length_min = 16
+    }]
+  }
+
+  expect_failures = [var.allow]
 }
