@@ -106,6 +106,31 @@ const DesignVPCLink = "vpclink"
 // KnownDesigns are the designs --design accepts, vpclink first.
 var KnownDesigns = []string{DesignVPCLink, "shutdown-script", "autoheal-cleanup", "ilb", "ncc-bgp"}
 
+// The group's autohealing health check when the profile has autohealing:
+// the forwarder module's (terraform/modules/vpclink-vm/health.tf: GET
+// /healthz on the agent's port every 10 s, 5 s timeout, 2 successes to be
+// healthy, 3 failures to recreate; terraform/modules/forwarders: initial
+// delay 180 s after creation).
+const (
+	healPath         = "/healthz"
+	healInterval     = 10 * time.Second
+	healTimeout      = 5 * time.Second
+	healHealthy      = 2
+	healUnhealthy    = 3
+	healInitialDelay = 180 * time.Second
+)
+
+// autoHealing is that check as the fake GCE runs it: from the health
+// checkers' address to every member's nic0.
+func autoHealing() *gcefake.AutoHealing {
+	return &gcefake.AutoHealing{
+		Port: agentPort, Path: healPath,
+		Interval: healInterval, Timeout: healTimeout,
+		HealthyThreshold: healHealthy, UnhealthyThreshold: healUnhealthy,
+		InitialDelay: healInitialDelay,
+	}
+}
+
 func autoHealingModel() *AutoHealingModel {
 	return &AutoHealingModel{
 		Port: agentPort, Path: healPath,
