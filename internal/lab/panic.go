@@ -36,10 +36,12 @@ func panicCarrier(plan panicPlan) func(ctx context.Context, e *env, r *run) erro
 		// A forwarder the reconciler has never seen healthy is starting,
 		// and rightly not pruned on probes within its boot grace
 		// (DESIGN.md invariant 6): the victim must have been seen healthy.
-		if err := waitUntil(ctx, time.Minute, "reconciler sees "+victim.Name+" healthy", func() bool {
-			return e.seenHealthy(victim.ID, victim.CreationTimestamp)
-		}); err != nil {
-			return err
+		if e.isVPCLink() {
+			if err := waitUntil(ctx, time.Minute, "reconciler sees "+victim.Name+" healthy", func() bool {
+				return e.seenHealthy(victim.ID, victim.CreationTimestamp)
+			}); err != nil {
+				return err
+			}
 		}
 		if plan.before != nil {
 			if err := plan.before(ctx, e, r); err != nil {
