@@ -45,7 +45,8 @@ type ILB struct {
 	mu       sync.Mutex
 	lbs      []*ilbLB
 	lastMark uint32
-	changes  []FabricChange // for timelines: a network's backend set changed
+	changes  []FabricChange       // for timelines: a network's backend set changed
+	first    map[string]time.Time // incarnation -> first healthy on every network
 }
 
 // ilbLB is the state of one load balancer.
@@ -61,7 +62,7 @@ type ilbLB struct {
 // NewILB builds the load balancers of topology t. members lists the
 // group's instances (any status); only RUNNING ones are backends.
 func NewILB(t Topology, members func() []gcefake.Instance, log *zap.Logger) (*ILB, error) {
-	l := &ILB{members: members, log: log, vpcb: t.VPCB()}
+	l := &ILB{members: members, log: log, vpcb: t.VPCB(), first: map[string]time.Time{}}
 	if err := ip("-n", t.VPCB(), "addr", "replace", ilbCheckerB+"/32", "dev", "lo"); err != nil {
 		return nil, fmt.Errorf("ilb: checker address in %s: %w", t.VPCB(), err)
 	}
@@ -192,6 +193,7 @@ func (l *ILB) probeAll(ctx context.Context) {
 				if c.record(ok) {
 					l.log.Info("ilb health", zap.String("op", "ilb-health"), zap.String("network", lb.net.name), zap.String("instance", key), zap.Bool("healthy", c.healthy))
 					l.programLocked(lb)
+					l.noteFirstLocked(key)
 				}
 			}()
 		}
@@ -260,6 +262,29 @@ func (l *ILB) Healthy() []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// noteFirstLocked records when key first passed every load balancer's
+// check: from then on new flows reach it on both networks.
+func (l *ILB) noteFirstLocked(key string) {
+	if _, ok := l.first[key]; ok {
+		return
+	}
+	for _, lb := range l.lbs {
+		if c := lb.checks[key]; c == nil || !c.healthy {
+			return
+		}
+	}
+	l.first[key] = time.Now()
+}
+
+// FirstHealthy reports when incarnation key first passed every load
+// balancer's check.
+func (l *ILB) FirstHealthy(key string) (time.Time, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t, ok := l.first[key]
+	return t, ok
 }
 
 // Changes returns the load balancers' backend-set changes since since.

@@ -107,6 +107,9 @@ func scaleTo(n int) func(ctx context.Context, e *env, r *run) error {
 
 // rollingUpdate replaces every forwarder with `vpclink rollout`'s logic.
 func rollingUpdate(ctx context.Context, e *env, r *run) error {
+	if d, ok := e.design.(rollingDesign); ok {
+		return d.rollingUpdate(ctx, e, r)
+	}
 	ops := rollout.Ops{
 		Routes: e.api.Routes, Instances: e.api.Instances, Groups: e.api.Groups,
 		RoutePrefix: RoutePrefix,
