@@ -67,6 +67,13 @@ type design interface {
 	supports(scenario string) bool
 }
 
+// rollingUpdater is a design with its own rolling update (the
+// rolling-update scenario): a baseline's MIG update, a load balancer's
+// drain through its health check. Without it, `vpclink rollout` runs.
+type rollingUpdater interface {
+	rollingUpdate(ctx context.Context, e *env, r *run) error
+}
+
 // groupSpec is what a design sets on the forwarder group.
 type groupSpec struct {
 	metadata     map[string]string

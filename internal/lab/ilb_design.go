@@ -32,10 +32,6 @@ type (
 	firstRoutedDesign interface {
 		firstRouted(key string) (time.Time, bool)
 	}
-	// rollingDesign replaces every member its own way.
-	rollingDesign interface {
-		rollingUpdate(ctx context.Context, e *env, r *run) error
-	}
 )
 
 // ilbDesign is the earlier team's v1.x (ilb.go has the model and its

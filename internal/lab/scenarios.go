@@ -105,10 +105,11 @@ func scaleTo(n int) func(ctx context.Context, e *env, r *run) error {
 	}
 }
 
-// rollingUpdate replaces every forwarder with `vpclink rollout`'s logic.
+// rollingUpdate replaces every forwarder with `vpclink rollout`'s logic, or
+// the design's own way (rollingUpdater).
 func rollingUpdate(ctx context.Context, e *env, r *run) error {
-	if d, ok := e.design.(rollingDesign); ok {
-		return d.rollingUpdate(ctx, e, r)
+	if ru, ok := e.design.(rollingUpdater); ok {
+		return ru.rollingUpdate(ctx, e, r)
 	}
 	ops := rollout.Ops{
 		Routes: e.api.Routes, Instances: e.api.Instances, Groups: e.api.Groups,
