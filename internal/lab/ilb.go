@@ -139,41 +139,48 @@ const ilbTable = "vpclink_ilb"
 // that does not come from the backends' own segment (fromBackends, the
 // bridge the forwarders hang on) gets its connection's backend mark
 // restored if the flow may stay, or a new one by a 5-tuple hash; the mark
-// selects the backend's routing table. One `nft -f` transaction replaces
-// the table whole. Conntrack keeps the marks, so replacing the rules never
+// selects the backend's routing table. One `nft -f` transaction flushes and
+// refills the sets and the chain: packets see the old rules or the new,
+// never none (deleting the table instead unhooks the chain for a moment,
+// and flows stall). Conntrack keeps the marks, so replacing the rules never
 // moves an established flow by itself.
 func (p ilbPlan) nft(dest, fromBackends string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "table ip %s {}\ndelete table ip %s\ntable ip %s {\n", ilbTable, ilbTable, ilbTable)
-	fmt.Fprintf(&b, "\tset keep_tcp {\n\t\ttype mark\n%s\t}\n", elements(p.KeepTCP))
-	fmt.Fprintf(&b, "\tset keep {\n\t\ttype mark\n%s\t}\n", elements(p.Keep))
-	b.WriteString("\tchain pre {\n\t\ttype filter hook prerouting priority mangle; policy accept;\n")
-	fmt.Fprintf(&b, "\t\tiifname %q return\n", fromBackends)
-	fmt.Fprintf(&b, "\t\tip daddr != %s return\n", dest)
-	b.WriteString("\t\tmeta l4proto tcp ct mark @keep_tcp meta mark set ct mark return\n")
-	b.WriteString("\t\tct mark @keep meta mark set ct mark return\n")
+	t := "ip " + ilbTable
+	fmt.Fprintf(&b, "table %s {\n\tset keep_tcp { type mark; }\n\tset keep { type mark; }\n", t)
+	b.WriteString("\tchain pre { type filter hook prerouting priority mangle; policy accept; }\n}\n")
+	fmt.Fprintf(&b, "flush set %s keep_tcp\nflush set %s keep\nflush chain %s pre\n", t, t, t)
+	if len(p.KeepTCP) > 0 {
+		fmt.Fprintf(&b, "add element %s keep_tcp { %s }\n", t, marks(p.KeepTCP))
+	}
+	if len(p.Keep) > 0 {
+		fmt.Fprintf(&b, "add element %s keep { %s }\n", t, marks(p.Keep))
+	}
+	rule := func(format string, args ...any) {
+		fmt.Fprintf(&b, "add rule %s pre "+format+"\n", append([]any{t}, args...)...)
+	}
+	rule("iifname %q return", fromBackends)
+	rule("ip daddr != %s return", dest)
+	rule("meta l4proto tcp ct mark @keep_tcp meta mark set ct mark return")
+	rule("ct mark @keep meta mark set ct mark return")
 	if len(p.Select) > 0 {
 		var slots []string
 		for i, m := range p.Select {
 			slots = append(slots, fmt.Sprintf("%d : %#x", i, m))
 		}
-		fmt.Fprintf(&b, "\t\tmeta mark set jhash ip saddr . ip daddr . meta l4proto . th sport . th dport mod %d seed 0x5eed map { %s }\n",
+		rule("meta mark set jhash ip saddr . ip daddr . meta l4proto . th sport . th dport mod %d seed 0x5eed map { %s }",
 			len(p.Select), strings.Join(slots, ", "))
-		b.WriteString("\t\tct mark set meta mark\n")
+		rule("ct mark set meta mark")
 	}
-	b.WriteString("\t}\n}\n")
 	return b.String()
 }
 
-func elements(marks []uint32) string {
-	if len(marks) == 0 {
-		return ""
-	}
+func marks(ms []uint32) string {
 	var s []string
-	for _, m := range marks {
+	for _, m := range ms {
 		s = append(s, fmt.Sprintf("%#x", m))
 	}
-	return "\t\telements = { " + strings.Join(s, ", ") + " }\n"
+	return strings.Join(s, ", ")
 }
 
 // Marks are 0x100.. 0x1ff; each is also the number of the backend's

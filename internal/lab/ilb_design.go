@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/vpclink/vpclink/internal/gcefake"
@@ -219,23 +218,16 @@ func (l *ILB) flowBackend(network string, src net.IP, sport uint16, dst net.IP, 
 	if lb == nil {
 		return "", fmt.Errorf("ilb: no load balancer on %s", network)
 	}
-	flows, err := lb.router.h.ConntrackTableList(netlink.ConntrackTable, unix.AF_INET)
+	mark, err := lb.router.flowMark(src, sport, dst, dport, proto)
 	if err != nil {
-		return "", fmt.Errorf("ilb %s: conntrack: %w", network, err)
+		return "", err
 	}
-	for _, f := range flows {
-		t := f.Forward
-		if t.Protocol != proto || !t.SrcIP.Equal(src) || !t.DstIP.Equal(dst) || t.SrcPort != sport || t.DstPort != dport {
-			continue
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for key, b := range lb.backends {
+		if b.Mark == mark {
+			return key, nil
 		}
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		for key, b := range lb.backends {
-			if b.Mark == f.Mark {
-				return key, nil
-			}
-		}
-		return "", fmt.Errorf("ilb %s: flow %s:%d → %s:%d has mark %#x, no backend's", network, src, sport, dst, dport, f.Mark)
 	}
-	return "", fmt.Errorf("ilb %s: no flow %s:%d → %s:%d in the flow table", network, src, sport, dst, dport)
+	return "", fmt.Errorf("ilb %s: flow %s:%d → %s:%d has mark %#x, no backend's", network, src, sport, dst, dport, mark)
 }

@@ -68,11 +68,11 @@ func TestILBPlanRules(t *testing.T) {
 	p := planILB([]ilbBackend{{IP: "10.0.1.2", Mark: 0x101, Healthy: true}, {IP: "10.0.1.3", Mark: 0x102}})
 	got := p.nft("10.19.16.0/20", "fwd")
 	for _, want := range []string{
-		"delete table ip vpclink_ilb\n", // replaced whole, in one transaction
-		"iifname \"fwd\" return",
-		"ip daddr != 10.19.16.0/20 return",
-		"set keep_tcp {\n\t\ttype mark\n\t\telements = { 0x101, 0x102 }",
-		"set keep {\n\t\ttype mark\n\t\telements = { 0x101 }",
+		"flush chain ip vpclink_ilb pre\n", // refilled in place, in one transaction
+		"add rule ip vpclink_ilb pre iifname \"fwd\" return",
+		"add rule ip vpclink_ilb pre ip daddr != 10.19.16.0/20 return",
+		"add element ip vpclink_ilb keep_tcp { 0x101, 0x102 }",
+		"add element ip vpclink_ilb keep { 0x101 }",
 		"mod 1 seed 0x5eed map { 0 : 0x101 }",
 		"ct mark set meta mark",
 	} {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // ilbRulePriority is where the backends' fwmark rules sit in a router: after
@@ -105,6 +106,22 @@ func ilbRule(mark uint32) *netlink.Rule {
 	rule.Mask = &m
 	rule.Table = int(mark)
 	return rule
+}
+
+// flowMark returns the backend mark of the connection src:sport →
+// dst:dport (proto) in the router's conntrack table.
+func (r *ilbRouter) flowMark(src net.IP, sport uint16, dst net.IP, dport uint16, proto uint8) (uint32, error) {
+	flows, err := r.h.ConntrackTableList(netlink.ConntrackTable, unix.AF_INET)
+	if err != nil {
+		return 0, fmt.Errorf("ilb %s: conntrack: %w", r.ns, err)
+	}
+	for _, f := range flows {
+		t := f.Forward
+		if t.Protocol == proto && t.SrcIP.Equal(src) && t.DstIP.Equal(dst) && t.SrcPort == sport && t.DstPort == dport {
+			return f.Mark, nil
+		}
+	}
+	return 0, fmt.Errorf("ilb %s: no flow %s:%d → %s:%d in the flow table", r.ns, src, sport, dst, dport)
 }
 
 // close removes everything the router holds for the load balancer.

@@ -7,6 +7,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // ilbTestNet is a router between a client and two backends, each of which
@@ -201,6 +203,10 @@ func TestILBRouterFlows(t *testing.T) {
 	}
 	x := int(first[0] - '0')
 	other := 1 - x
+	local := conn.LocalAddr().(*net.TCPAddr)
+	if m, err := r.flowMark(local.IP, uint16(local.Port), net.ParseIP(ilbTestServer), 7001, unix.IPPROTO_TCP); err != nil || m != backends[x].Mark {
+		t.Errorf("flow table: TCP connection marked %#x, %v; want backend %d's %#x", m, err, x, backends[x].Mark)
+	}
 	var udpOnX int
 	for p := 40000; p < 40016; p++ {
 		if n.udpFrom(t, p) == x {
