@@ -93,6 +93,9 @@ type env struct {
 	spec        groupSpec
 	stopControl func()
 	log         *zap.Logger
+	// pictures are the timelines drawn so far, by file: the designs of one
+	// scenario stack in one picture.
+	pictures map[string][]string
 	// opLatency is the operation latency in force (one point of a sweep).
 	opLatency gcefake.Latency
 }
@@ -204,6 +207,7 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 			}
 		}
 	}
+	report.Comparison = Compare(report.Scenarios)
 	e.printf("== shutting the group down (lab ran %s)", time.Since(began).Round(time.Second))
 	if err := e.settle(ctx, 0); err != nil {
 		e.printf("shutdown: %v", err)

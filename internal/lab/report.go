@@ -109,6 +109,9 @@ func (m LatencyModel) Summary() string {
 type Report struct {
 	LatencyModel LatencyModel     `json:"latencyModel"`
 	Scenarios    []ScenarioResult `json:"scenarios"`
+	// Comparison sets vpclink's figures beside the baselines' where a run
+	// had more than one design (Compare).
+	Comparison []ComparisonRow `json:"comparison,omitempty"`
 }
 
 // OK reports whether every scenario passed (and there was one); a
@@ -155,6 +158,9 @@ func (r Report) WriteTable(w io.Writer) error {
 		if s.Error != "" {
 			fmt.Fprintf(w, "\n%s (%s, %s): error: %s", s.Name, s.Design, s.OpLatency, oneLine(s.Error))
 		}
+	}
+	if err := WriteComparison(w, r.Comparison); err != nil {
+		return err
 	}
 	_, err := fmt.Fprintf(w, "\nlab: %s\n", map[bool]string{true: "OK, every check passed", false: "NO, some check failed"}[r.OK()])
 	return err
