@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vpclink/vpclink/internal/gcefake"
+	"github.com/vpclink/vpclink/internal/instanceid"
 )
 
 func init() { registerDesign(func() design { return &ilbDesign{guests: map[string]*ilbGuestRun{}} }) }
@@ -30,6 +31,11 @@ type (
 	// firstRoutedDesign tells when an incarnation first carried traffic.
 	firstRoutedDesign interface {
 		firstRouted(key string) (time.Time, bool)
+	}
+	// maintainer takes the carrier out for planned maintenance its own
+	// documented way (the drain-hold scenario: vpclink drains it).
+	maintainer interface {
+		maintenance(ctx context.Context, e *env, r *run) error
 	}
 )
 
@@ -120,7 +126,7 @@ func (d *ilbDesign) carrying(*env) map[string]map[string]bool {
 // supports: the scenarios about vpclink's own parts (reconciler, drain
 // marks, API budgets) have nothing to show for a load balancer.
 func (*ilbDesign) supports(scenario string) bool {
-	return slices.Contains([]string{"scale-0-1", "scale-1-3", "scale-3-1", "rolling-update", "panic", "nic1-flap", "mig-update"}, scenario)
+	return slices.Contains([]string{"scale-0-1", "scale-1-3", "scale-3-1", "rolling-update", "panic", "nic1-flap", "drain-hold", "mig-update"}, scenario)
 }
 
 func (d *ilbDesign) balancer() *ILB {
@@ -166,6 +172,40 @@ func (d *ilbDesign) firstRouted(key string) (time.Time, bool) {
 // the traffic check.
 func (*ilbDesign) rollingUpdate(ctx context.Context, e *env, r *run) error {
 	return migUpdate(ctx, e, r)
+}
+
+// CheckMaintenance is the ilb design's planned maintenance time: from its
+// guest no longer answering the autohealing check to its flows running
+// through other forwarders. The earlier team measured about 30–40 s
+// (README "Planned Maintenance"); the limit is the upper figure + 30 %.
+const CheckMaintenance = "maintenance_s"
+
+// maintenance is the earlier team's planned maintenance of the carrier
+// (README "Operational Playbook"): stop hc-health; autohealing recreates
+// the instance, the load balancers drop it as a backend, and its
+// connections move on to other forwarders without a disconnect. As for the
+// figure, the carrier has run past autohealing's initial delay.
+func (d *ilbDesign) maintenance(ctx context.Context, e *env, r *run) error {
+	victim, err := e.stableCarrier(ctx, r.load)
+	if err != nil {
+		return err
+	}
+	e.waitOlderThan(ctx, ilbHealInitialDelay+time.Second)
+	key := incarnationOf(victim)
+	r.disturbed[instanceid.ID(victim.ID)] = true
+	if err := d.stopHealth(key); err != nil {
+		return err
+	}
+	began := time.Now()
+	r.mark(e, "hc-health of %s stopped (planned maintenance)", victim.Name)
+	limit := ilbHealInitialDelay + (ilbHealUnhealthy+2)*ilbHealInterval
+	if err := waitUntil(ctx, limit, victim.Name+" out of the load balancers", func() bool { return !d.serving(victim) }); err != nil {
+		return err
+	}
+	took := time.Since(began)
+	r.mark(e, "%s out of the load balancers after %s", victim.Name, took.Round(time.Millisecond))
+	r.extra = append(r.extra, AtMost(CheckMaintenance, Seconds(took), 40*1.3))
+	return nil
 }
 
 // stopHealth makes incarnation key's guest stop answering the autohealing
