@@ -162,6 +162,20 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 	}
 	opts.Designs = designs
 	report := Report{LatencyModel: opts.Model()}
+	if len(opts.Designs) > 1 || opts.Designs[0] != DesignVPCLink {
+		report.LatencyModel.Designs = map[string]DesignModel{}
+		for _, name := range opts.Designs {
+			d, _ := newDesign(name)
+			var m DesignModel
+			if h := d.group(opts).autoHealing; h != nil {
+				m.AutoHealing = &AutoHealingModel{Port: h.Port, Path: h.Path,
+					IntervalSeconds: h.Interval.Seconds(), TimeoutSeconds: h.Timeout.Seconds(),
+					HealthyThreshold: h.HealthyThreshold, UnhealthyThreshold: h.UnhealthyThreshold,
+					InitialDelaySeconds: h.InitialDelay.Seconds()}
+			}
+			report.LatencyModel.Designs[name] = m
+		}
+	}
 	e, err := start(ctx, opts)
 	if err != nil {
 		return report, err
