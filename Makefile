@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 # Debian packages the tests use: ip (lab/test inspection), systemd-analyze, shellcheck,
 # rsvg-convert (the lab's timeline pictures as PNG next to the SVG).
-DEB_PACKAGES := iproute2 systemd shellcheck librsvg2-bin
+DEB_PACKAGES := iproute2 systemd shellcheck librsvg2-bin nftables
 STATICCHECK := $(GOBIN)/staticcheck
 STATICCHECK_VERSION ?= v0.8.2
 

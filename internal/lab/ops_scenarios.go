@@ -43,6 +43,9 @@ func (e *env) opsOps() rollout.Ops {
 // withdrawn, then undrains it and waits until the whole group carries
 // traffic again.
 func drainHold(ctx context.Context, e *env, r *run) error {
+	if m, ok := e.design.(maintainer); ok {
+		return m.maintenance(ctx, e, r)
+	}
 	victim, err := e.stableCarrier(ctx, r.load)
 	if err != nil {
 		return err

@@ -151,7 +151,9 @@ func (e *env) timeToRouting(since time.Time) (times []time.Duration, notRouted i
 		}
 		k := fmt.Sprintf("%s#%d", m.Name, m.ID)
 		at, ok := e.fabric.FirstRouted(k)
-		if !ok {
+		if d, isFR := e.design.(firstRoutedDesign); isFR {
+			at, ok = d.firstRouted(k)
+		} else if !ok {
 			at, ok = e.firstCarrying(k)
 		}
 		if !ok {
@@ -219,6 +221,9 @@ var viaRE = regexp.MustCompile(`via (\S+)`)
 // carrier returns the member whose nic0 VPC A's fabric sends the UDP stream
 // to: the kernel's own multipath choice for the stream's 5-tuple.
 func (e *env) carrier(load *Load) (gcefake.Instance, error) {
+	if d, ok := e.design.(carrierDesign); ok {
+		return d.carrier(e, load)
+	}
 	hop, err := nextHopOf(e.topo.VPCA(), ClientIP, ServerIP, "client", load.UDPSourcePort(), udpPort)
 	if err != nil {
 		return gcefake.Instance{}, err
@@ -251,6 +256,9 @@ func nextHopOf(router, src, dst, iif string, sport, dport int) (string, error) {
 // a new incarnation (autohealing recreates with the same name and address)
 // holds that address now.
 func (e *env) carries(in gcefake.Instance) bool {
+	if d, ok := e.design.(servingDesign); ok {
+		return d.serving(in)
+	}
 	for _, r := range e.routes.EffectiveRoutes() {
 		if r.Instance == fmt.Sprintf("%s#%d", in.Name, in.ID) {
 			return true
