@@ -186,8 +186,12 @@ func ptrTo[T any](v T) *T { return &v }
 func withMinCapacity(act func(ctx context.Context, e *env, r *run) error) func(ctx context.Context, e *env, r *run) error {
 	return func(ctx context.Context, e *env, r *run) error {
 		began := time.Now()
+		sampled := sampleCapacity(ctx, e)
 		err := act(ctx, e, r)
 		low := e.minCapacity(began, time.Now())
+		if n, ok := sampled(); ok {
+			low = n
+		}
 		e.printf("%s: fewest forwarders carrying traffic: %d", r.sc.name, low)
 		r.extra = append(r.extra, Exactly(CheckMinCapacity, float64(low), float64(r.sc.final(e.opts))))
 		return err
