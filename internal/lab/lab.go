@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -93,6 +94,10 @@ type env struct {
 	spec        groupSpec
 	stopControl func()
 	log         *zap.Logger
+	// carryingSince is when each incarnation first carried traffic by
+	// a design's own account (noteCarrying).
+	carryingMu    sync.Mutex
+	carryingSince map[string]time.Time
 	// pictures are the timelines drawn so far, by file: the designs of one
 	// scenario stack in one picture.
 	pictures map[string][]string

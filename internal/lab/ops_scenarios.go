@@ -188,6 +188,11 @@ func withMinCapacity(act func(ctx context.Context, e *env, r *run) error) func(c
 		began := time.Now()
 		sampled := sampleCapacity(ctx, e)
 		err := act(ctx, e, r)
+		if !e.isVPCLink() {
+			// The effective-route log names incarnations by vpclink's
+			// route names: a baseline's capacity is not read from it.
+			return err
+		}
 		low := e.minCapacity(began, time.Now())
 		if n, ok := sampled(); ok {
 			low = n
