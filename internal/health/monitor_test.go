@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -206,10 +207,27 @@ func TestRunTwiceIsAnError(t *testing.T) {
 	}
 }
 
+// countingProber is the real HTTP prober plus counts of the probes started
+// and of those still running, kept on the monitor's side: the server sees a
+// probe cancelled by Run's return whenever its handler gets to it, which may
+// be after Run returned.
+type countingProber struct {
+	Prober
+	started, running atomic.Int64
+}
+
+func (p *countingProber) Probe(ctx context.Context, url string) error {
+	p.started.Add(1)
+	p.running.Add(1)
+	defer p.running.Add(-1)
+	return p.Prober.Probe(ctx, url)
+}
+
 // TestRunStopsProbing: after Run returns no probe is in flight or started.
 func TestRunStopsProbing(t *testing.T) {
 	srv := newSwitchServer(t, answerOK)
-	m := NewMonitor(Config{Interval: 5 * time.Millisecond, Timeout: time.Second}, NewHTTPProber(time.Second), nil, nil)
+	p := &countingProber{Prober: NewHTTPProber(time.Second)}
+	m := NewMonitor(Config{Interval: 5 * time.Millisecond, Timeout: time.Second}, p, nil, nil)
 	m.SetTargets([]Target{{Key: "k", URL: srv.URL}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
@@ -219,9 +237,12 @@ func TestRunStopsProbing(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	n := srv.requests.Load()
+	if r := p.running.Load(); r != 0 {
+		t.Errorf("%d probes in flight after Run returned", r)
+	}
+	n := p.started.Load()
 	time.Sleep(30 * time.Millisecond)
-	if srv.requests.Load() != n {
+	if p.started.Load() != n {
 		t.Error("probes continued after Run returned")
 	}
 	if st := m.States()["k"]; st.Verdict != Healthy {
