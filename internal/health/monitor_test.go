@@ -106,7 +106,9 @@ func TestThresholdsAndHysteresis(t *testing.T) {
 func TestTimeoutAndClosedPort(t *testing.T) {
 	hang := newSwitchServer(t, answerHang)
 	closed := closedPortURL(t)
-	m, reg := startMonitor(t, Config{Interval: 20 * time.Millisecond, Timeout: 10 * time.Millisecond, Failures: 2, Successes: 1},
+	// A timeout of 10 ms classed a slow refusal as a timeout on a busy
+	// machine; 100 ms leaves the refusals refused and costs the hang 0.2 s.
+	m, reg := startMonitor(t, Config{Interval: 20 * time.Millisecond, Timeout: 100 * time.Millisecond, Failures: 2, Successes: 1},
 		Target{Key: "hang", URL: hang.URL + "/readyz"}, Target{Key: "closed", URL: closed})
 
 	unhealthy := map[string]Change{}
