@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 # Debian packages the tests use: ip (lab/test inspection), systemd-analyze, shellcheck,
 # rsvg-convert (the lab's timeline pictures as PNG next to the SVG).
-DEB_PACKAGES := iproute2 systemd shellcheck librsvg2-bin
+DEB_PACKAGES := iproute2 systemd shellcheck librsvg2-bin nftables
 STATICCHECK := $(GOBIN)/staticcheck
 STATICCHECK_VERSION ?= v0.8.2
 
@@ -97,9 +97,16 @@ scripts: deps ## shell-level checks: systemd units, shellcheck, terraform
 LAB_ARGS ?=
 LAB_SHORT := panic,rolling-update,nic1-flap
 
-lab: build deps ## every acceptance scenario with real packets, gce profile; report bin/lab-report.json, timelines bin/lab-report-*.svg/png, logs bin/lab-logs
-	rm -rf bin/lab-logs
-	$(BIN) lab --profile gce --json bin/lab-report.json --log-dir bin/lab-logs $(LAB_ARGS)
+# Then the comparison: every design on the scenarios the earlier designs were
+# judged by, in one run under one model (vpclink's rows again, beside them).
+LAB_COMPARE := panic,rolling-update,nic1-flap
+
+lab: build deps ## every acceptance scenario with real packets, gce profile (bin/lab-report.json); then every design on panic, rolling update, nic1 flap (bin/lab-compare.json); timelines bin/lab-*.svg/png, logs bin/lab-logs, bin/lab-compare-logs
+	rm -rf bin/lab-logs bin/lab-compare-logs
+	st=0; \
+	$(BIN) lab --profile gce --json bin/lab-report.json --log-dir bin/lab-logs $(LAB_ARGS) || st=1; \
+	$(BIN) lab --profile gce --design all --scenario $(LAB_COMPARE) --json bin/lab-compare.json --log-dir bin/lab-compare-logs $(LAB_ARGS) || st=1; \
+	exit $$st
 
 # The CI subset: fast profile, then one panic under the gce profile (the lab
 # heals the victim at once instead of autohealing's 180 s initial delay); then

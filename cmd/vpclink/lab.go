@@ -144,13 +144,11 @@ func (f labFlags) options() (lab.Options, error) {
 	}
 	o.Scenarios = f.scenarios
 	if len(f.designs) > 0 {
-		o.Designs = f.designs
-		if slices.Contains(f.designs, "all") {
-			o.Designs = lab.KnownDesigns
-		}
-		if err := lab.CheckDesigns(o.Designs); err != nil {
+		designs, err := lab.ExpandDesigns(f.designs)
+		if err != nil {
 			return o, usagef("--design: %v", err)
 		}
+		o.Designs = designs
 	}
 	if f.forwarders < 1 {
 		return o, usagef("--forwarders %d: at least 1", f.forwarders)

@@ -90,6 +90,10 @@ func (s *Server) heal(g *group) {
 		case <-t.C:
 		}
 		s.mu.Lock()
+		if s.groups[groupKey(g.spec.Project, g.location(), g.spec.Name)] != g {
+			s.mu.Unlock()
+			return // DeleteGroup
+		}
 		var targets []*instance
 		for _, in := range s.membersLocked(g) {
 			if in.pub.Status == StatusRunning && (in.action == "NONE" || in.action == "VERIFYING") && !in.health.probing && len(in.pub.NICs) > 0 {

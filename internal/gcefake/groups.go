@@ -109,6 +109,27 @@ func (s *Server) CreateGroup(spec GroupSpec) error {
 	return s.scaleLocked(g)
 }
 
+// DeleteGroup removes an empty group, as instanceGroupManagers.delete does
+// once its instances are gone (the REST reference: deleting a MIG deletes
+// its instances; the lab empties it first so that every guest shuts down the
+// way its design says). Its autohealing stops with it. A group with members
+// left is an error: the caller resizes to 0 and waits first.
+func (s *Server) DeleteGroup(project, location, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := groupKey(project, location, name)
+	g := s.groups[key]
+	if g == nil {
+		return fmt.Errorf("group %s: not found", key)
+	}
+	if n := len(s.membersLocked(g)); n > 0 {
+		return fmt.Errorf("group %s: %d members left", key, n)
+	}
+	delete(s.groups, key)
+	s.notifyLocked()
+	return nil
+}
+
 // membersLocked returns g's instances sorted by name.
 func (s *Server) membersLocked(g *group) []*instance {
 	var out []*instance

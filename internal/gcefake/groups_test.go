@@ -238,3 +238,37 @@ func TestRegionalGroupSpreadsOverZones(t *testing.T) {
 	}
 	eventually(t, "1 member", func() bool { return len(list()) == 1 })
 }
+
+// DeleteGroup refuses a group with members, removes an empty one (the API
+// then answers 404 for it) and lets a group of the same name be created with
+// another spec.
+func TestDeleteGroupThenRecreateWithAnotherSpec(t *testing.T) {
+	s, ts := newFake(t, Options{})
+	if err := s.CreateGroup(GroupSpec{Project: proj, Name: "fwd", Zone: zoneA, TargetSize: 1, NICs: twoNICs}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteGroup(proj, zoneA, "fwd"); err == nil || !strings.Contains(err.Error(), "1 members left") {
+		t.Fatalf("delete with a member: %v", err)
+	}
+	c, err := compute.NewInstanceGroupManagersRESTClient(ctxT(t), clientOpts(ts)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := ctxT(t)
+	op, err := c.Resize(ctx, &computepb.ResizeInstanceGroupManagerRequest{Project: proj, Zone: zoneA, InstanceGroupManager: "fwd", Size: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := op.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "group empty", func() bool { return s.DeleteGroup(proj, zoneA, "fwd") == nil })
+	if _, err := c.Get(ctx, &computepb.GetInstanceGroupManagerRequest{Project: proj, Zone: zoneA, InstanceGroupManager: "fwd"}); err == nil {
+		t.Fatal("get of a deleted group succeeded")
+	}
+	heal := &AutoHealing{Port: 9780, Interval: time.Second, InitialDelay: time.Minute}
+	if err := s.CreateGroup(GroupSpec{Project: proj, Name: "fwd", Zone: zoneA, NICs: twoNICs, AutoHealing: heal}); err != nil {
+		t.Fatalf("recreate with autohealing: %v", err)
+	}
+}

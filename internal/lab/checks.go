@@ -19,6 +19,10 @@ const (
 	CheckHealthyPruned = "healthy_pruned"
 	CheckRoutesDeleted = "routes_deleted" // successful deletes during a scenario where nothing dies
 	CheckRouteChurn    = "route_churn"    // inserts plus deletes during a scenario where nothing dies
+	// CheckNewFlowGap is the longest time new short-lived flows (a fresh
+	// source port every 50 ms) got no answer: those hashed to the failed
+	// forwarder. Its limit is the longest gap's.
+	CheckNewFlowGap = "new_flow_gap_s"
 )
 
 // overheadLimit is vpclink's budget over the floor (DESIGN.md's timing
@@ -139,6 +143,7 @@ func Evaluate(name string, obs Observation, lim Limits) ScenarioResult {
 	r.Checks = append(r.Checks,
 		AtMost(CheckTCPStall, Seconds(stall), Seconds(lim.TCPStall)),
 		AtMost(CheckTCPStalled, float64(stalled), 0),
+		AtMost(CheckNewFlowGap, Seconds(obs.Traffic.NewFlows.LongestGap), Seconds(lim.LongestGap)),
 	)
 	if lim.Recovery > 0 {
 		r.Checks = append(r.Checks, AtMost(CheckRecovery, Seconds(obs.Recovery), Seconds(lim.Recovery)))

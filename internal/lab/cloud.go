@@ -7,22 +7,23 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/vpclink/vpclink/internal/gcefake"
-	"github.com/vpclink/vpclink/internal/naming"
 )
 
-// fakeRoutes feeds the fabric from the fake GCE's effective routes.
+// fakeRoutes feeds the fabric from the fake GCE's effective routes, each
+// labelled with the incarnation it delivers to (incarnationKey).
 type fakeRoutes struct {
 	fake   *gcefake.Server
-	prefix string
+	design atomic.Pointer[design] // the design in force: how its route names carry ids
 }
 
-func (r fakeRoutes) EffectiveRoutes() []FabricRoute {
+func (r *fakeRoutes) EffectiveRoutes() []FabricRoute {
 	var out []FabricRoute
 	for _, e := range r.fake.EffectiveRoutes() {
 		out = append(out, FabricRoute{
@@ -30,22 +31,35 @@ func (r fakeRoutes) EffectiveRoutes() []FabricRoute {
 			DestRange: e.DestRange,
 			Priority:  e.Priority,
 			NextHop:   e.InstanceIP,
-			Instance:  incarnationKey(r.prefix, e.Instance, e.Name),
+			Instance:  r.incarnationKey(e),
 		})
 	}
 	return out
 }
 
-func (r fakeRoutes) Subscribe() (<-chan struct{}, func()) { return r.fake.Subscribe() }
+func (r *fakeRoutes) Subscribe() (<-chan struct{}, func()) { return r.fake.Subscribe() }
 
-// incarnationKey names one incarnation of an instance: its name and the id
-// its route's name carries. The fake resolves next hops by name, so an old
-// incarnation's route can deliver to a new one; the id tells them apart.
-func incarnationKey(prefix, instance, route string) string {
-	if p, err := naming.ParseName(prefix, route); err == nil {
-		return fmt.Sprintf("%s#%d", instance, p.InstanceID)
+// incarnationKey names the incarnation a route in effect delivers to: its
+// instance name and the id its route's name carries. The fake resolves next
+// hops by name, so an old incarnation's route can deliver to a new one; the
+// id tells them apart. A route whose name carries no id (the v0.4 scheme)
+// belongs to whichever incarnation holds the name now.
+func (r *fakeRoutes) incarnationKey(e gcefake.EffectiveRoute) string {
+	var id uint64
+	if d := r.design.Load(); d != nil {
+		id = (*d).routeID(e.Name)
 	}
-	return instance
+	if id == 0 {
+		for _, in := range r.fake.Instances() {
+			if in.Name == e.Instance && in.Project == e.Project {
+				id = in.ID
+			}
+		}
+	}
+	if id == 0 {
+		return e.Instance
+	}
+	return fmt.Sprintf("%s#%d", e.Instance, id)
 }
 
 // reconcilerProc runs the real `vpclink reconciler` in the reconciler

@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"sort"
@@ -27,7 +28,8 @@ type FabricRoute struct {
 }
 
 // RouteSource is what the fabric follows: the fake GCE's effective routes and
-// a feed that signals every change.
+// a feed that signals every change. A design may add sources of its own
+// (AddSource): a Cloud Router model's dynamic routes, say.
 type RouteSource interface {
 	EffectiveRoutes() []FabricRoute
 	Subscribe() (<-chan struct{}, func())
@@ -38,12 +40,19 @@ type RouteSource interface {
 // wins, equal-priority routes share traffic by the kernel's L4 multipath hash
 // (set up in Build), and a range without effective routes has no route at all
 // (its traffic is unreachable, as in GCE).
+//
+// Routes the fabric did not program are not its business: a design that
+// programs a router itself (Router) keeps those destinations out of every
+// source, and the fabric neither replaces nor deletes them.
 type Fabric struct {
-	src     RouteSource
 	log     *zap.Logger
+	kick    chan struct{}              // a source changed
 	routers map[string]*netlink.Handle // network name -> router namespace handle
 
 	mu         sync.Mutex
+	srcs       map[int]RouteSource
+	removers   []func()
+	nextSrc    int
 	programmed map[string]map[string][]string // network -> dest -> sorted next hops
 	firstSeen  map[string]time.Time           // instance name -> first time it carried traffic
 	changes    []FabricChange
@@ -60,8 +69,9 @@ type FabricChange struct {
 // NewFabric opens the routers of topology t. Close releases them.
 func NewFabric(t Topology, src RouteSource, log *zap.Logger) (*Fabric, error) {
 	f := &Fabric{
-		src:        src,
 		log:        log,
+		kick:       make(chan struct{}, 1),
+		srcs:       map[int]RouteSource{},
 		routers:    map[string]*netlink.Handle{},
 		programmed: map[string]map[string][]string{},
 		firstSeen:  map[string]time.Time{},
@@ -75,8 +85,59 @@ func NewFabric(t Topology, src RouteSource, log *zap.Logger) (*Fabric, error) {
 		f.routers[network] = h
 		f.programmed[network] = map[string][]string{}
 	}
+	f.AddSource(src)
 	return f, nil
 }
+
+// AddSource makes the fabric follow src too, until remove is called: its
+// routes join the others' in Wanted (lowest priority number wins, equal
+// priorities share by hash). Its feed wakes Run.
+func (f *Fabric) AddSource(src RouteSource) (remove func()) {
+	feed, cancel := src.Subscribe()
+	done := make(chan struct{})
+	f.mu.Lock()
+	id := f.nextSrc
+	f.nextSrc++
+	f.srcs[id] = src
+	f.mu.Unlock()
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-feed:
+				select {
+				case f.kick <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	remove = func() {
+		once.Do(func() {
+			cancel()
+			close(done)
+			f.mu.Lock()
+			delete(f.srcs, id)
+			f.mu.Unlock()
+			select {
+			case f.kick <- struct{}{}:
+			default:
+			}
+		})
+	}
+	f.mu.Lock()
+	f.removers = append(f.removers, remove)
+	f.mu.Unlock()
+	return remove
+}
+
+// Router returns the netlink handle of network's router (NetworkA or
+// NetworkB), for a design that programs a destination itself (a load
+// balancer's next hop with its own flow table). Such a destination must
+// not come from any RouteSource; the fabric leaves it alone.
+func (f *Fabric) Router(network string) *netlink.Handle { return f.routers[network] }
 
 func handleIn(ns string) (*netlink.Handle, error) {
 	nh, err := netns.GetFromName(ns)
@@ -91,8 +152,14 @@ func handleIn(ns string) (*netlink.Handle, error) {
 	return h, nil
 }
 
-// Close releases the router handles.
+// Close stops following the sources and releases the router handles.
 func (f *Fabric) Close() {
+	f.mu.Lock()
+	removers := f.removers
+	f.mu.Unlock()
+	for _, remove := range removers {
+		remove()
+	}
 	for _, h := range f.routers {
 		h.Close()
 	}
@@ -101,8 +168,6 @@ func (f *Fabric) Close() {
 // Run follows the route source until ctx ends: it applies every change at
 // once and resyncs every second in case a change was missed.
 func (f *Fabric) Run(ctx context.Context) error {
-	feed, cancel := f.src.Subscribe()
-	defer cancel()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -114,7 +179,7 @@ func (f *Fabric) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-feed:
+		case <-f.kick:
 		case <-tick.C:
 		}
 	}
@@ -151,7 +216,13 @@ func Wanted(routes []FabricRoute) map[string]map[string][]string {
 
 // Sync makes the routers' tables match the effective routes now.
 func (f *Fabric) Sync() error {
-	routes := f.src.EffectiveRoutes()
+	f.mu.Lock()
+	srcs := maps.Clone(f.srcs)
+	f.mu.Unlock()
+	var routes []FabricRoute
+	for _, src := range srcs {
+		routes = append(routes, src.EffectiveRoutes()...)
+	}
 	wanted := Wanted(routes)
 	now := time.Now()
 	f.mu.Lock()

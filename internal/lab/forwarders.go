@@ -3,11 +3,7 @@ package lab
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -17,8 +13,10 @@ import (
 
 // Forwarders is the fake GCE's guest side (gcefake.Lifecycle): when an
 // instance becomes RUNNING it gets a namespace wired like a GCE VM and the
-// real `vpclink agent` in it; when it is stopped the agent gets SIGTERM and
-// the time to drain, like systemd on a VM, and then the namespace goes.
+// design's guest in it (for vpclink the real `vpclink agent`); when it is
+// stopped the guest shuts down within the instance's budget (the agent
+// gets SIGTERM and the time to drain, like systemd on a VM), and then the
+// namespace goes.
 type Forwarders struct {
 	topo     Topology
 	exe      string // the vpclink binary
@@ -27,6 +25,7 @@ type Forwarders struct {
 	log      *zap.Logger
 
 	mu       sync.Mutex
+	guestOf  func(gcefake.Instance) guest // the design's; nil: the agent
 	byID     map[uint64]*forwarder
 	names    map[uint64]string // every incarnation ever started: id -> name
 	history  []Event           // guests started and stopped, for timelines
@@ -38,8 +37,7 @@ type forwarder struct {
 	inst     gcefake.Instance
 	slot     int
 	ns       string
-	cmd      *exec.Cmd
-	exited   chan struct{}
+	g        guest
 	panicked bool
 	started  time.Time
 }
@@ -82,32 +80,18 @@ func (f *Forwarders) start(inst gcefake.Instance) error {
 		return err
 	}
 	ns := f.topo.Forwarder(slot)
-	logPath := filepath.Join(f.logDir, fmt.Sprintf("agent-%s-%d.log", inst.Name, inst.ID))
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		_ = f.topo.RemoveForwarder(slot)
-		return fmt.Errorf("agent log %s: %w", logPath, err)
+	f.mu.Lock()
+	guestOf := f.guestOf
+	f.mu.Unlock()
+	var g guest = &agentGuest{}
+	if guestOf != nil {
+		g = guestOf(inst)
 	}
-	cmd := exec.Command("ip", "netns", "exec", ns, f.exe, "agent")
-	cmd.Env = append(os.Environ(),
-		"GCE_METADATA_HOST="+inst.MetadataHost,
-		"VPCLINK_COMPUTE_ENDPOINT="+f.endpoint)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// Own process group: a Ctrl-C meant for the lab must not drain the
-	// agents behind its back; and no agent outlives the lab.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		_ = logFile.Close()
+	if err := g.start(guestEnv{inst: inst, ns: ns, exe: f.exe, endpoint: f.endpoint, logDir: f.logDir, log: f.log}); err != nil {
 		_ = f.topo.RemoveForwarder(slot)
-		return fmt.Errorf("agent %s: start: %w", inst.Name, err)
+		return err
 	}
-	fw := &forwarder{inst: inst, slot: slot, ns: ns, cmd: cmd, exited: make(chan struct{}), started: time.Now()}
-	go func() {
-		err := cmd.Wait()
-		_ = logFile.Close()
-		f.log.Info("agent exited", zap.String("op", "agent-exit"), zap.String("instance", inst.Name), zap.Uint64("id", inst.ID), zap.String("result", fmt.Sprint(err)))
-		close(fw.exited)
-	}()
+	fw := &forwarder{inst: inst, slot: slot, ns: ns, g: g, started: time.Now()}
 	f.mu.Lock()
 	f.byID[inst.ID] = fw
 	f.names[inst.ID] = inst.Name
@@ -134,16 +118,12 @@ func (f *Forwarders) Stopping(ctx context.Context, inst gcefake.Instance) {
 	f.history = append(f.history, Event{At: began, Kind: EventInstance, Label: incarnation(inst.Name, inst.ID) + " stopping"})
 	f.mu.Unlock()
 	if fw.panicked {
-		_ = fw.cmd.Process.Kill()
+		fw.g.kill()
 	} else {
-		_ = fw.cmd.Process.Signal(syscall.SIGTERM)
-	}
-	select {
-	case <-fw.exited:
-	case <-ctx.Done():
-		f.log.Warn("agent did not stop in time", zap.String("op", "forwarder-stop"), zap.String("instance", inst.Name))
-		_ = fw.cmd.Process.Kill()
-		<-fw.exited
+		fw.g.stop(ctx)
+		if ctx.Err() != nil {
+			f.log.Warn("guest did not stop in time", zap.String("op", "forwarder-stop"), zap.String("instance", inst.Name))
+		}
 	}
 	if err := f.topo.RemoveForwarder(fw.slot); err != nil {
 		f.log.Warn("forwarder namespace removal failed", zap.String("instance", inst.Name), zap.Error(err))
@@ -211,8 +191,9 @@ func (f *Forwarders) Namespace(name string) string {
 }
 
 // Freeze makes instance name's guest behave like a panicked kernel: every
-// packet dropped by a priority-1 blackhole rule, the agent stopped with
-// SIGSTOP; links stay up, so nothing outside can tell.
+// packet dropped by a priority-1 blackhole rule, the guest frozen (the
+// agent stopped with SIGSTOP; a baseline's scripts and health endpoint
+// stopped); links stay up, so nothing outside can tell.
 func (f *Forwarders) Freeze(name string) error {
 	fw := f.find(name)
 	if fw == nil {
@@ -221,8 +202,8 @@ func (f *Forwarders) Freeze(name string) error {
 	if err := ip("-n", fw.ns, "rule", "add", "prio", "1", "blackhole"); err != nil {
 		return fmt.Errorf("forwarder %s: freeze: %w", name, err)
 	}
-	if err := fw.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		return fmt.Errorf("forwarder %s: freeze agent: %w", name, err)
+	if err := fw.g.freeze(); err != nil {
+		return err
 	}
 	f.mu.Lock()
 	fw.panicked = true
@@ -237,8 +218,15 @@ func (f *Forwarders) StopAll() {
 	f.byID = map[uint64]*forwarder{}
 	f.mu.Unlock()
 	for _, fw := range all {
-		_ = fw.cmd.Process.Kill()
-		<-fw.exited
+		fw.g.kill()
 		_ = f.topo.RemoveForwarder(fw.slot)
 	}
+}
+
+// SetGuests makes guestOf choose the guest of every instance started from
+// now on (the design in force); nil means the vpclink agent.
+func (f *Forwarders) SetGuests(guestOf func(gcefake.Instance) guest) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.guestOf = guestOf
 }

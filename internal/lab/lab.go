@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -46,7 +47,7 @@ type Options struct {
 	Topology   Topology // already built (see Build); the lab runs in its mgmt namespace
 	Exe        string   // vpclink binary for agents and the reconciler
 	Scenarios  []string // names; empty: all, in the canonical order
-	Designs    []string // designs to run; only vpclink is implemented
+	Designs    []string // designs to run (ExpandDesigns), in this order
 	Forwarders int      // group size for rolling-update and the panic scenarios (default 3)
 	Profile    string   // the profile the model below came from, for the report
 
@@ -85,9 +86,21 @@ type env struct {
 	rec    *reconcilerProc
 	api    *gce.Clients
 	group  gce.GroupRef
-	routes fakeRoutes
+	routes *fakeRoutes
 	cancel context.CancelFunc
-	log    *zap.Logger
+	// design is the design in force, spec its group's, stopControl
+	// ends its control part (useDesign).
+	design      design
+	spec        groupSpec
+	stopControl func()
+	log         *zap.Logger
+	// carryingSince is when each incarnation first carried traffic by
+	// a design's own account (noteCarrying).
+	carryingMu    sync.Mutex
+	carryingSince map[string]time.Time
+	// pictures are the timelines drawn so far, by file: the designs of one
+	// scenario stack in one picture.
+	pictures map[string][]string
 	// opLatency is the operation latency in force (one point of a sweep).
 	opLatency gcefake.Latency
 }
@@ -148,35 +161,72 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 			return Report{}, fmt.Errorf("scenario %q: unknown (known: %v)", n, ScenarioNames())
 		}
 	}
-	if err := CheckDesigns(opts.Designs); err != nil {
+	designs, err := ExpandDesigns(opts.Designs)
+	if err != nil {
 		return Report{}, err
 	}
+	opts.Designs = designs
 	report := Report{LatencyModel: opts.Model()}
+	if len(opts.Designs) > 1 || opts.Designs[0] != DesignVPCLink {
+		report.LatencyModel.Designs = map[string]DesignModel{}
+		for _, name := range opts.Designs {
+			d, _ := newDesign(name)
+			var m DesignModel
+			if h := d.group(opts).autoHealing; h != nil {
+				m.AutoHealing = &AutoHealingModel{Port: h.Port, Path: h.Path,
+					IntervalSeconds: h.Interval.Seconds(), TimeoutSeconds: h.Timeout.Seconds(),
+					HealthyThreshold: h.HealthyThreshold, UnhealthyThreshold: h.UnhealthyThreshold,
+					InitialDelaySeconds: h.InitialDelay.Seconds()}
+			}
+			report.LatencyModel.Designs[name] = m
+		}
+	}
 	e, err := start(ctx, opts)
 	if err != nil {
 		return report, err
 	}
 	defer e.close()
-	total := len(opts.OpLatencies) * len(opts.Designs) * len(opts.Scenarios)
+	total := 0
+	for _, name := range opts.Designs {
+		d, _ := newDesign(name)
+		for _, sc := range opts.Scenarios {
+			if d.supports(sc) {
+				total += len(opts.OpLatencies)
+			}
+		}
+	}
 	began := time.Now()
 	for _, lat := range opts.OpLatencies {
 		e.opLatency = lat
 		e.fake.SetOpLatency(gcefake.AllMethods, lat)
-		for _, design := range opts.Designs {
-			for _, name := range opts.Scenarios {
+		for _, name := range opts.Designs {
+			d, _ := newDesign(name)
+			if ctx.Err() != nil {
+				break
+			}
+			if err := e.useDesign(ctx, d); err != nil {
+				return report, fmt.Errorf("design %s: %w", name, err)
+			}
+			for _, scName := range opts.Scenarios {
 				if ctx.Err() != nil {
 					break
 				}
-				sc, _ := scenarioByName(name)
 				n := len(report.Scenarios) + 1
-				e.printf("== [%d/%d] scenario %s, design %s, op latency %s (lab running %s)", n, total, name, design, lat, time.Since(began).Round(time.Second))
+				if !d.supports(scName) {
+					e.printf("== scenario %s: design %s has nothing to show there (no such part), skipped", scName, name)
+					continue
+				}
+				sc, _ := scenarioByName(scName)
+				e.printf("== [%d/%d] scenario %s, design %s, op latency %s (lab running %s)", n, total, scName, name, lat, time.Since(began).Round(time.Second))
 				res := e.runScenario(ctx, sc)
-				res.Design, res.OpLatency = design, lat.String()
-				e.printf("== [%d/%d] scenario %s at %s: %s", n, total, name, lat, okNo(res.OK))
+				res.Design, res.OpLatency = name, lat.String()
+				res.Informational = name != DesignVPCLink
+				e.printf("== [%d/%d] scenario %s, design %s at %s: %s", n, total, scName, name, lat, okNo(res.OK))
 				report.Scenarios = append(report.Scenarios, res)
 			}
 		}
 	}
+	report.Comparison = Compare(report.Scenarios)
 	e.printf("== shutting the group down (lab ran %s)", time.Since(began).Round(time.Second))
 	if err := e.settle(ctx, 0); err != nil {
 		e.printf("shutdown: %v", err)
@@ -212,7 +262,7 @@ func start(ctx context.Context, opts Options) (_ *env, err error) {
 	e.http = &http.Server{Handler: e.fake, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = e.http.Serve(ln) }()
 
-	e.routes = fakeRoutes{fake: e.fake, prefix: RoutePrefix}
+	e.routes = &fakeRoutes{fake: e.fake}
 	if e.fabric, err = NewFabric(e.topo, e.routes, opts.Log.Named("fabric")); err != nil {
 		return nil, err
 	}
@@ -221,26 +271,12 @@ func start(ctx context.Context, opts Options) (_ *env, err error) {
 	if e.api, err = gce.NewClients(ctx, gce.ClientOptions{Endpoint: endpoint, Log: opts.Log.Named("gce")}); err != nil {
 		return nil, err
 	}
-	var heal *gcefake.AutoHealing
-	if opts.AutoHealing {
-		heal = autoHealing()
-	}
-	err = e.fake.CreateGroup(gcefake.GroupSpec{
-		Project: Project, Name: GroupName, Zone: Zone, TargetSize: 0, AutoHealing: heal,
-		NICs:     []gcefake.NICSpec{{Network: NetworkA, Subnet: Nic0Subnet}, {Network: NetworkB, Subnet: Nic1Subnet}},
-		Metadata: map[string]string{"vpclink-config": agentConfig(RoutePrefix, opts.DrainGrace)},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("group %s: %w", GroupName, err)
-	}
 	recConfig := filepath.Join(opts.LogDir, "reconciler.yaml")
 	if err := os.WriteFile(recConfig, []byte(reconcilerConfig(Project, RoutePrefix, GroupName, Zone, opts.BootGrace)), 0o644); err != nil {
 		return nil, fmt.Errorf("reconciler config: %w", err)
 	}
+	// Started by vpclink's design (design_vpclink.go), not by the lab.
 	e.rec = &reconcilerProc{topo: e.topo, exe: opts.Exe, config: recConfig, endpoint: endpoint, logDir: opts.LogDir, log: opts.Log.Named("reconciler")}
-	if err := e.rec.start(); err != nil {
-		return nil, err
-	}
 	e.printf("lab up: fake GCE at %s, logs in %s", endpoint, opts.LogDir)
 	e.printf("model: %s", opts.Model().Summary())
 	e.printf("gcloud against this lab, from a shell in its namespace (ip netns exec %s bash):", e.topo.Mgmt())
@@ -253,6 +289,9 @@ func start(ctx context.Context, opts Options) (_ *env, err error) {
 
 // close stops everything start started, in reverse order.
 func (e *env) close() {
+	if e.stopControl != nil {
+		e.stopControl()
+	}
 	if e.rec != nil {
 		e.rec.kill(syscall.SIGKILL)
 	}

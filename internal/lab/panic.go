@@ -8,6 +8,7 @@ import (
 
 	"github.com/vpclink/vpclink/internal/gcefake"
 	"github.com/vpclink/vpclink/internal/instanceid"
+	"github.com/vpclink/vpclink/internal/lab/traffic"
 	"github.com/vpclink/vpclink/internal/naming"
 )
 
@@ -36,10 +37,17 @@ func panicCarrier(plan panicPlan) func(ctx context.Context, e *env, r *run) erro
 		// A forwarder the reconciler has never seen healthy is starting,
 		// and rightly not pruned on probes within its boot grace
 		// (DESIGN.md invariant 6): the victim must have been seen healthy.
-		if err := waitUntil(ctx, time.Minute, "reconciler sees "+victim.Name+" healthy", func() bool {
-			return e.seenHealthy(victim.ID, victim.CreationTimestamp)
-		}); err != nil {
-			return err
+		if e.isVPCLink() {
+			if err := waitUntil(ctx, time.Minute, "reconciler sees "+victim.Name+" healthy", func() bool {
+				return e.seenHealthy(victim.ID, victim.CreationTimestamp)
+			}); err != nil {
+				return err
+			}
+		}
+		if h := e.spec.autoHealing; h != nil && !e.isVPCLink() {
+			// The published figures were measured on forwarders that had
+			// run for a while: autohealing acts on the victim.
+			e.waitOlderThan(ctx, h.InitialDelay+time.Second)
 		}
 		if plan.before != nil {
 			if err := plan.before(ctx, e, r); err != nil {
@@ -62,11 +70,29 @@ func panicCarrier(plan panicPlan) func(ctx context.Context, e *env, r *run) erro
 			}
 		}
 		limit := 2*time.Minute + e.opLatency.Max
+		if !e.isVPCLink() {
+			// A baseline may take minutes: its whole outage is measured.
+			limit = e.settleTime()
+		}
 		if err := waitUntil(ctx, limit, "panicked forwarder out of the fabric", func() bool { return !e.carries(victim) }); err != nil {
 			return err
 		}
 		e.printf("%s: %s out of the fabric %s after the panic", r.sc.name, victim.Name, time.Since(r.failure.at).Round(time.Millisecond))
-		if err := waitUntil(ctx, 45*time.Second, "every TCP flow resumed", func() bool {
+		if !e.isVPCLink() {
+			// A baseline's recreated member may take over the victim's
+			// name, address and (v0.4) routes before it forwards.
+			if err := waitUntil(ctx, limit, "UDP stream delivered again", func() bool { return flowing(r.load.Snapshot().UDP) }); err != nil {
+				return err
+			}
+			e.printf("%s: UDP stream delivered again %s after the panic", r.sc.name, time.Since(r.failure.at).Round(time.Millisecond))
+		}
+		resume := 45 * time.Second
+		if !e.isVPCLink() {
+			// After a minutes-long outage TCP's backoff reaches its 120 s
+			// ceiling (Linux TCP_RTO_MAX) before the next retransmission.
+			resume = 2*time.Minute + 5*time.Second
+		}
+		if err := waitUntil(ctx, resume, "every TCP flow resumed", func() bool {
 			_, all := r.load.Snapshot().WorstStall()
 			return all
 		}); err != nil {
@@ -80,6 +106,9 @@ func panicCarrier(plan panicPlan) func(ctx context.Context, e *env, r *run) erro
 // VPC A route (the stream reaches it there: that is how it was chosen) and
 // its VPC B route when VPC B's fabric sends the echoes to it too.
 func (e *env) carryingRoutes(victim gcefake.Instance, load *Load) ([]string, error) {
+	if _, ok := e.design.(carrierDesign); ok {
+		return nil, nil // a load balancer carries the stream, no route of the victim's
+	}
 	id := instanceid.ID(victim.ID)
 	routes := []string{naming.RouteName(RoutePrefix, id, Project, NetworkA, VPCBRange)}
 	back, err := nextHopOf(e.topo.VPCB(), ServerIP, ClientIP, "server", udpPort, load.UDPSourcePort())
@@ -151,4 +180,14 @@ func withReconcilerRestart(_ context.Context, e *env, r *run) func() {
 	}
 	r.mark(e, "reconciler started")
 	return nil
+}
+
+// flowing reports whether the stream's echoes came back in the last
+// complete delivery bins (allowing for the settle time of the snapshot).
+func flowing(u traffic.UDPResult) bool {
+	if u.Start.IsZero() {
+		return false
+	}
+	i := int((time.Since(u.Start)-udpSettle)/traffic.DeliveryBin) - 2
+	return i >= 1 && i < len(u.Delivered) && u.Delivered[i] > 0 && u.Delivered[i-1] > 0
 }

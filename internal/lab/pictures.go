@@ -15,7 +15,7 @@ func (e *env) picture(r *run, m Measurement, end time.Time, rec record, obs Obse
 	if e.opts.Pictures == "" {
 		return
 	}
-	title := fmt.Sprintf("%s · vpclink · profile %s · operations %s · propagation %s", r.sc.name, e.opts.Profile, e.opLatency, e.opts.Propagation)
+	title := fmt.Sprintf("%s · %s · profile %s · operations %s · propagation %s", r.sc.name, e.design.name(), e.opts.Profile, e.opLatency, e.opts.Propagation)
 	tl := NewTimeline(title, r.start, end, m)
 	tl.Events = append(tl.Events, r.events...)
 	tl.Events = append(tl.Events, e.fwd.History(r.start, end)...)
@@ -32,7 +32,18 @@ func (e *env) picture(r *run, m Measurement, end time.Time, rec record, obs Obse
 		tl.Gap = &Span{Start: g.Start, End: g.End, Label: label}
 	}
 	base := fmt.Sprintf("%s-%s-%s", e.opts.Pictures, r.sc.name, fileSafe(e.opLatency.String()))
-	if err := os.WriteFile(base+".svg", []byte(tl.SVG()), 0o644); err != nil {
+	// The designs of one scenario and latency stack one above another, in
+	// the order they ran: the file is rewritten after each.
+	if e.pictures == nil {
+		e.pictures = map[string][]string{}
+	}
+	e.pictures[base] = append(e.pictures[base], tl.SVG())
+	svg, err := StackSVG(e.pictures[base])
+	if err != nil {
+		e.printf("%s: timeline: %v", r.sc.name, err)
+		return
+	}
+	if err := os.WriteFile(base+".svg", []byte(svg), 0o644); err != nil {
 		e.printf("%s: timeline: %v", r.sc.name, err)
 		return
 	}

@@ -100,35 +100,11 @@ func ProfileOptions(name string) (Options, error) {
 	}, nil
 }
 
-// Designs: vpclink itself, and the baselines DESIGN.md names, which the lab
-// does not implement yet.
+// Designs: vpclink itself, and the baselines DESIGN.md names (design.go).
 const DesignVPCLink = "vpclink"
 
 // KnownDesigns are the designs --design accepts, vpclink first.
 var KnownDesigns = []string{DesignVPCLink, "shutdown-script", "autoheal-cleanup", "ilb", "ncc-bgp"}
-
-// CheckDesigns reports an error for a design the lab cannot run.
-func CheckDesigns(designs []string) error {
-	for _, d := range designs {
-		switch {
-		case d == DesignVPCLink:
-		case containsString(KnownDesigns, d):
-			return fmt.Errorf("design %q: not implemented in the lab yet (implemented: %s)", d, DesignVPCLink)
-		default:
-			return fmt.Errorf("design %q: unknown (known: %s)", d, strings.Join(KnownDesigns, ", "))
-		}
-	}
-	return nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
 
 // The group's autohealing health check when the profile has autohealing:
 // the forwarder module's (terraform/modules/vpclink-vm/health.tf: GET

@@ -46,6 +46,9 @@ type ScenarioResult struct {
 	OK        bool    `json:"ok"`
 	Checks    []Check `json:"checks"`
 	Error     string  `json:"error,omitempty"`
+	// Informational marks a baseline's row: measured with vpclink's
+	// limits, reported, never failing the run (only vpclink promises them).
+	Informational bool `json:"informational,omitempty"`
 }
 
 // Finish sets OK from the checks and the error.
@@ -77,6 +80,14 @@ type LatencyModel struct {
 	APIFaultRate           float64           `json:"apiFaultRate"`         // in panic-api-faults
 	WritesPerMinute        int               `json:"writesPerMinute"`      // write budget in panic-rate-limited
 	OverheadLimitSeconds   float64           `json:"overheadLimitSeconds"` // vpclink's budget over the floor
+	// Designs is each design's own part of the model where a run has
+	// more than vpclink: its group's autohealing (null: none).
+	Designs map[string]DesignModel `json:"designs,omitempty"`
+}
+
+// DesignModel is what a design sets in the model.
+type DesignModel struct {
+	AutoHealing *AutoHealingModel `json:"autohealing"`
 }
 
 // AutoHealingModel is the MIG health check that recreates unhealthy members.
@@ -106,15 +117,19 @@ func (m LatencyModel) Summary() string {
 type Report struct {
 	LatencyModel LatencyModel     `json:"latencyModel"`
 	Scenarios    []ScenarioResult `json:"scenarios"`
+	// Comparison sets vpclink's figures beside the baselines' where a run
+	// had more than one design (Compare).
+	Comparison []ComparisonRow `json:"comparison,omitempty"`
 }
 
-// OK reports whether every scenario passed (and there was one).
+// OK reports whether every scenario passed (and there was one); a
+// baseline's rows are informational and do not count.
 func (r Report) OK() bool {
 	if len(r.Scenarios) == 0 {
 		return false
 	}
 	for _, s := range r.Scenarios {
-		if !s.OK {
+		if !s.OK && !s.Informational {
 			return false
 		}
 	}
@@ -138,7 +153,11 @@ func (r Report) WriteTable(w io.Writer) error {
 		if s.Error != "" {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t(error)\tsee below\t\t%s\n", s.Name, s.Design, s.OpLatency, okNo(false))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t(scenario)\t\t\t%s\n", s.Name, s.Design, s.OpLatency, okNo(s.OK))
+		verdict := okNo(s.OK)
+		if s.Informational {
+			verdict += " (baseline: informational)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t(scenario)\t\t\t%s\n", s.Name, s.Design, s.OpLatency, verdict)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -147,6 +166,9 @@ func (r Report) WriteTable(w io.Writer) error {
 		if s.Error != "" {
 			fmt.Fprintf(w, "\n%s (%s, %s): error: %s", s.Name, s.Design, s.OpLatency, oneLine(s.Error))
 		}
+	}
+	if err := WriteComparison(w, r.Comparison); err != nil {
+		return err
 	}
 	_, err := fmt.Fprintf(w, "\nlab: %s\n", map[bool]string{true: "OK, every check passed", false: "NO, some check failed"}[r.OK()])
 	return err

@@ -100,6 +100,7 @@ func (e *env) runScenario(ctx context.Context, sc scenario) (res ScenarioResult)
 			stalls = append(stalls, f.WorstStall.Round(time.Millisecond).String())
 		}
 		e.printf("%s: tcp worst stall per flow %v", sc.name, stalls)
+		e.printf("%s: new flows opened %d unanswered %d, longest gap for new flows %s", sc.name, m.NewFlows.Opened, m.NewFlows.Unanswered, m.NewFlows.LongestGap.Round(time.Millisecond))
 	}
 	end := time.Now()
 	if actErr == nil {

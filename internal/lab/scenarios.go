@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vpclink/vpclink/internal/gce"
 	"github.com/vpclink/vpclink/internal/gcefake"
 	"github.com/vpclink/vpclink/internal/instanceid"
 	"github.com/vpclink/vpclink/internal/rollout"
@@ -105,8 +106,12 @@ func scaleTo(n int) func(ctx context.Context, e *env, r *run) error {
 	}
 }
 
-// rollingUpdate replaces every forwarder with `vpclink rollout`'s logic.
+// rollingUpdate replaces every forwarder with `vpclink rollout`'s logic, or
+// the design's own way (rollingUpdater).
 func rollingUpdate(ctx context.Context, e *env, r *run) error {
+	if ru, ok := e.design.(rollingUpdater); ok {
+		return ru.rollingUpdate(ctx, e, r)
+	}
 	ops := rollout.Ops{
 		Routes: e.api.Routes, Instances: e.api.Instances, Groups: e.api.Groups,
 		RoutePrefix: RoutePrefix,
@@ -163,6 +168,16 @@ func nic1Flap(ctx context.Context, e *env, r *run) error {
 	r.mark(e, "nic1 of %s up", victim.Name)
 	time.Sleep(after)
 	r.recovery = r.load.Snapshot().UDP.RecoveryAfter(returned)
+	if !e.isVPCLink() {
+		// A baseline never repairs its policy routing: the forwarder
+		// stays broken until someone recreates it, as an operator does
+		// here once the scenario has measured.
+		r.mark(e, "operator recreates %s", victim.Name)
+		url := gce.Identity{Project: victim.Project, Zone: victim.Zone, Name: victim.Name}.InstanceURL()
+		if err := e.api.Groups.RecreateInstances(ctx, e.group, []string{url}); err != nil {
+			return fmt.Errorf("recreate %s: %w", victim.Name, err)
+		}
+	}
 	return nil
 }
 

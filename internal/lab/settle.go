@@ -9,7 +9,6 @@ import (
 
 	"github.com/vpclink/vpclink/internal/gcefake"
 	"github.com/vpclink/vpclink/internal/instanceid"
-	"github.com/vpclink/vpclink/internal/naming"
 )
 
 // members returns the group's instances as the fake holds them (the lab's
@@ -44,15 +43,15 @@ func (e *env) settle(ctx context.Context, n int) error {
 // propagation with room to spare, and autohealing's own schedule.
 func (e *env) settleTime() time.Duration {
 	d := 3*time.Minute + e.opts.BootDelay + e.opLatency.Max + e.opts.Propagation.Max
-	if e.healsItself() {
-		d += healInitialDelay + (healUnhealthy+1)*healInterval
+	if h := e.spec.autoHealing; h != nil {
+		d += h.InitialDelay + time.Duration(h.UnhealthyThreshold+1)*max(h.Interval, 5*time.Second)
 	}
 	return d
 }
 
 // healsItself reports whether the fake's group recreates panicked members
-// on its own (autohealing in the model).
-func (e *env) healsItself() bool { return e.opts.AutoHealing }
+// on its own (autohealing in the design's group spec).
+func (e *env) healsItself() bool { return e.spec.autoHealing != nil }
 
 // autoheal recreates panicked members through the API: the lab plays
 // autohealing where the model has none.
@@ -109,21 +108,30 @@ func (e *env) routingProblem(n int) string {
 		}
 		want[fmt.Sprintf("%s#%d", m.Name, m.ID)] = true
 	}
-	have := map[string]map[string]bool{}
-	for _, r := range e.routes.EffectiveRoutes() {
-		if !want[r.Instance] {
-			return fmt.Sprintf("route to %s in effect on %s", r.Instance, r.Network)
+	have := e.design.carrying(e)
+	fromRoutes := have == nil
+	if fromRoutes {
+		have = map[string]map[string]bool{}
+		for _, r := range e.routes.EffectiveRoutes() {
+			if have[r.Instance] == nil {
+				have[r.Instance] = map[string]bool{}
+			}
+			have[r.Instance][r.Network] = true
 		}
-		if have[r.Instance] == nil {
-			have[r.Instance] = map[string]bool{}
+	}
+	for k := range have {
+		if !want[k] {
+			return fmt.Sprintf("traffic to %s in effect", k)
 		}
-		have[r.Instance][r.Network] = true
 	}
 	for k := range want {
 		if !have[k][NetworkA] || !have[k][NetworkB] {
 			return fmt.Sprintf("%s has no route in effect on both networks", k)
 		}
-		if _, ok := e.fabric.FirstRouted(k); !ok {
+		if !fromRoutes {
+			e.noteCarrying(k)
+		}
+		if _, ok := e.fabric.FirstRouted(k); !ok && fromRoutes {
 			return fmt.Sprintf("%s not in the fabric yet", k)
 		}
 	}
@@ -141,7 +149,13 @@ func (e *env) timeToRouting(since time.Time) (times []time.Duration, notRouted i
 		if m.CreationTimestamp.Before(since) {
 			continue
 		}
-		at, ok := e.fabric.FirstRouted(fmt.Sprintf("%s#%d", m.Name, m.ID))
+		k := fmt.Sprintf("%s#%d", m.Name, m.ID)
+		at, ok := e.fabric.FirstRouted(k)
+		if d, isFR := e.design.(firstRoutedDesign); isFR {
+			at, ok = d.firstRouted(k)
+		} else if !ok {
+			at, ok = e.firstCarrying(k)
+		}
 		if !ok {
 			notRouted++
 			continue
@@ -160,13 +174,25 @@ func (e *env) routesLeft() int {
 			live[instanceid.ID(m.ID)] = true
 		}
 	}
+	names := map[string]bool{} // v0.4's names carry no id: a live member's name is enough
+	for _, m := range e.members() {
+		if m.Status == gcefake.StatusRunning && !m.Panicked {
+			names[m.Name] = true
+		}
+	}
 	left := 0
 	for _, r := range e.fake.Routes(Project) {
-		if !naming.IsOwned(RoutePrefix, r.GetName(), r.GetDescription()) {
+		if !e.design.ownsRoute(r.GetName(), r.GetDescription()) {
 			continue
 		}
-		p, _ := naming.ParseName(RoutePrefix, r.GetName())
-		if !live[p.InstanceID] {
+		if id := e.design.routeID(r.GetName()); id != 0 {
+			if !live[instanceid.ID(id)] {
+				left++
+			}
+			continue
+		}
+		hop := r.GetNextHopInstance()
+		if !names[hop[strings.LastIndex(hop, "/")+1:]] {
 			left++
 		}
 	}
@@ -195,6 +221,9 @@ var viaRE = regexp.MustCompile(`via (\S+)`)
 // carrier returns the member whose nic0 VPC A's fabric sends the UDP stream
 // to: the kernel's own multipath choice for the stream's 5-tuple.
 func (e *env) carrier(load *Load) (gcefake.Instance, error) {
+	if d, ok := e.design.(carrierDesign); ok {
+		return d.carrier(e, load)
+	}
 	hop, err := nextHopOf(e.topo.VPCA(), ClientIP, ServerIP, "client", load.UDPSourcePort(), udpPort)
 	if err != nil {
 		return gcefake.Instance{}, err
@@ -227,6 +256,9 @@ func nextHopOf(router, src, dst, iif string, sport, dport int) (string, error) {
 // a new incarnation (autohealing recreates with the same name and address)
 // holds that address now.
 func (e *env) carries(in gcefake.Instance) bool {
+	if d, ok := e.design.(servingDesign); ok {
+		return d.serving(in)
+	}
 	for _, r := range e.routes.EffectiveRoutes() {
 		if r.Instance == fmt.Sprintf("%s#%d", in.Name, in.ID) {
 			return true
@@ -249,4 +281,26 @@ func (e *env) carries(in gcefake.Instance) bool {
 		}
 	}
 	return false
+}
+
+// noteCarrying records when incarnation k was first seen carrying traffic
+// on both networks by a design that says so itself (design.carrying): the
+// fabric does not know its destinations. Seen while the lab waits for the
+// group to route, so to within its 100 ms polls.
+func (e *env) noteCarrying(k string) {
+	e.carryingMu.Lock()
+	defer e.carryingMu.Unlock()
+	if e.carryingSince == nil {
+		e.carryingSince = map[string]time.Time{}
+	}
+	if _, ok := e.carryingSince[k]; !ok {
+		e.carryingSince[k] = time.Now()
+	}
+}
+
+func (e *env) firstCarrying(k string) (time.Time, bool) {
+	e.carryingMu.Lock()
+	defer e.carryingMu.Unlock()
+	t, ok := e.carryingSince[k]
+	return t, ok
 }

@@ -107,3 +107,22 @@ func TestLabelRows(t *testing.T) {
 		t.Errorf("rows %v, want [0 1 2 0 0]", got)
 	}
 }
+
+// Two timelines stacked: one picture as tall as both, the second placed
+// below the first, each still whole.
+func TestStackSVG(t *testing.T) {
+	a := `<svg xmlns="http://www.w3.org/2000/svg" width="900" height="300" viewBox="0 0 900 300"><text>a</text></svg>`
+	b := `<svg xmlns="http://www.w3.org/2000/svg" width="900" height="200" viewBox="0 0 900 200"><text>b</text></svg>`
+	out, err := StackSVG([]string{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`width="900" height="500"`, `<svg x="0" y="0" xmlns`, `<svg x="0" y="300" xmlns`, "<text>a</text>", "<text>b</text>"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stacked picture lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := StackSVG([]string{"<g/>"}); err == nil {
+		t.Error("a picture without a root svg element stacked")
+	}
+}

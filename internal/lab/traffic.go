@@ -18,6 +18,10 @@ const (
 	tcpInterval  = 20 * time.Millisecond
 	udpSettle    = 500 * time.Millisecond
 	resumeWindow = time.Second
+	// A new short-lived flow every 50 ms, answered within 1 s or counted
+	// unanswered (the lab's round trip is well under a millisecond).
+	newFlowInterval = 50 * time.Millisecond
+	newFlowTimeout  = time.Second
 )
 
 // Load is the measured traffic between client and server: one UDP stream
@@ -27,13 +31,15 @@ type Load struct {
 	tcpServer net.Listener
 	stream    *traffic.UDPStream
 	flows     []*traffic.TCPFlow
+	newFlows  *traffic.NewFlows
 	Started   time.Time
 }
 
 // Measurement is what a Load measured.
 type Measurement struct {
-	UDP traffic.UDPResult
-	TCP []traffic.TCPResult
+	UDP      traffic.UDPResult
+	TCP      []traffic.TCPResult
+	NewFlows traffic.NewFlowResult
 }
 
 // StartLoad starts the echo servers in the server namespace and the stream
@@ -91,12 +97,20 @@ func StartLoad(t Topology, flows int) (_ *Load, err error) {
 	for _, c := range conns {
 		l.flows = append(l.flows, traffic.StartTCPFlow(c, tcpInterval))
 	}
+	dial := func() (pc net.PacketConn, err error) {
+		err = InNamespace(t.Client(), func() error {
+			pc, err = net.ListenPacket("udp4", ClientIP+":0")
+			return err
+		})
+		return pc, err
+	}
+	l.newFlows = traffic.StartNewFlows(dial, &net.UDPAddr{IP: net.ParseIP(ServerIP), Port: udpPort}, newFlowInterval, newFlowTimeout)
 	return l, nil
 }
 
 // Snapshot measures so far without stopping.
 func (l *Load) Snapshot() Measurement {
-	m := Measurement{UDP: l.stream.Snapshot(udpSettle)}
+	m := Measurement{UDP: l.stream.Snapshot(udpSettle), NewFlows: l.newFlows.Snapshot()}
 	for _, f := range l.flows {
 		m.TCP = append(m.TCP, f.Snapshot(resumeWindow))
 	}
@@ -110,6 +124,7 @@ func (l *Load) Stop() Measurement {
 		m.TCP = append(m.TCP, f.Stop(resumeWindow))
 	}
 	m.UDP = l.stream.Stop(udpSettle)
+	m.NewFlows = l.newFlows.Stop()
 	l.close()
 	return m
 }

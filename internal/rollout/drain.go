@@ -76,6 +76,13 @@ func (o *Ops) Undrain(ctx context.Context, project, zone, name string, wait time
 
 func (o *Ops) drainInstance(ctx context.Context, project string, inst gce.Instance, grace time.Duration) (int, error) {
 	deleted := 0
+	// gone are the routes this drain deleted: one listed again, or one
+	// never listed before, was put back (an agent that had not seen the
+	// mark yet). busy are routes whose
+	// delete GCE refused as resourceNotReady: another operation on them
+	// runs, most often the agent's own withdrawal that the mark started,
+	// so they are waited for, not reported as errors or as reappearing.
+	gone, busy, seen := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for round := 0; ; round++ {
 		routes, err := o.ownedRoutes(ctx, project, inst.ID)
 		if err != nil {
@@ -84,18 +91,40 @@ func (o *Ops) drainInstance(ctx context.Context, project string, inst gce.Instan
 		if len(routes) == 0 {
 			break
 		}
-		if round == 0 {
-			o.printf("drain %s (id %d): withdrawing %d routes", inst.Name, inst.ID, len(routes))
-		} else {
-			o.printf("drain %s: %d routes reappeared, withdrawing again", inst.Name, len(routes))
-		}
-		n, errs := o.deleteAll(ctx, inst.Name, routes)
-		deleted += n
-		if len(errs) > 0 {
-			// Report them all; the next round retries until the deadline.
-			for _, e := range errs {
-				o.printf("drain %s: %v", inst.Name, e)
+		back := 0
+		for _, r := range routes {
+			if gone[r.Name] || (round > 0 && !seen[r.Name]) {
+				back++
+				delete(gone, r.Name)
 			}
+			seen[r.Name] = true
+		}
+		switch {
+		case round == 0:
+			o.printf("drain %s (id %d): withdrawing %d routes", inst.Name, inst.ID, len(routes))
+		case back > 0:
+			o.printf("drain %s: %d routes reappeared, withdrawing again", inst.Name, back)
+		}
+		res := o.deleteAll(ctx, inst.Name, routes)
+		deleted += len(res.deleted)
+		for _, name := range res.deleted {
+			gone[name] = true
+		}
+		var newlyBusy int
+		for _, name := range res.busy {
+			if !busy[name] {
+				newlyBusy++
+			}
+			busy[name] = true
+		}
+		if newlyBusy > 0 {
+			o.printf("drain %s: %d routes already being deleted (by its agent): waiting for them", inst.Name, newlyBusy)
+		}
+		// Report failures; the next round retries until the deadline.
+		for _, e := range res.errs {
+			o.printf("drain %s: %v", inst.Name, e)
+		}
+		if len(res.errs) > 0 || len(res.busy) > 0 {
 			if err := sleep(ctx, o.Poll); err != nil {
 				return deleted, fmt.Errorf("drain %s: %w", inst.Name, err)
 			}
@@ -114,15 +143,20 @@ func (o *Ops) drainInstance(ctx context.Context, project string, inst gce.Instan
 // delete rather than the sum of them.
 const maxConcurrentDeletes = 8
 
-// deleteAll deletes routes concurrently, printing each as it is DONE, and
-// returns how many it deleted and every failure.
-func (o *Ops) deleteAll(ctx context.Context, instance string, routes []gce.Route) (int, []error) {
+// deleteResult is what one round of deletes did: routes deleted (DONE),
+// routes another operation is changing (resourceNotReady), other failures.
+type deleteResult struct {
+	deleted, busy []string
+	errs          []error
+}
+
+// deleteAll deletes routes concurrently, printing each as it is DONE.
+func (o *Ops) deleteAll(ctx context.Context, instance string, routes []gce.Route) deleteResult {
 	var (
-		mu      sync.Mutex
-		wg      sync.WaitGroup
-		deleted int
-		errs    []error
-		sem     = make(chan struct{}, maxConcurrentDeletes)
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+		res deleteResult
+		sem = make(chan struct{}, maxConcurrentDeletes)
 	)
 	for _, r := range routes {
 		wg.Add(1)
@@ -133,14 +167,17 @@ func (o *Ops) deleteAll(ctx context.Context, instance string, routes []gce.Route
 			err := o.Routes.Delete(ctx, r.Project, r.Name)
 			mu.Lock()
 			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, fmt.Errorf("route %s: delete: %w", r.Name, err))
-				return
+			switch {
+			case err == nil:
+				res.deleted = append(res.deleted, r.Name)
+				o.printf("drain %s: route %s (%s) deleted", instance, r.Name, r.DestRange)
+			case gce.IsNotReady(err):
+				res.busy = append(res.busy, r.Name)
+			default:
+				res.errs = append(res.errs, fmt.Errorf("route %s: delete: %w", r.Name, err))
 			}
-			deleted++
-			o.printf("drain %s: route %s (%s) deleted", instance, r.Name, r.DestRange)
 		}()
 	}
 	wg.Wait()
-	return deleted, errs
+	return res
 }

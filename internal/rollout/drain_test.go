@@ -180,3 +180,63 @@ func TestDrainWithdrawsARoutePutBack(t *testing.T) {
 		t.Errorf("progress does not report the route put back:\n%s", out.String())
 	}
 }
+
+// A drain races the agent's own withdrawal, which the mark starts: GCE
+// answers the drain's delete of a route being deleted with 400
+// resourceNotReady. That is a delete in flight, waited for quietly: no
+// error lines, no "reappeared".
+func TestDrainWaitsForTheAgentsOwnDeletes(t *testing.T) {
+	fake, clients, _ := setup(t)
+	ctx := context.Background()
+	a, err := fake.CreateInstance(gcefake.InstanceSpec{Project: project, Zone: zone, Name: "fwd-a",
+		NICs: []gcefake.NICSpec{{Network: "vpc-a", Subnet: "10.0.1.0/24"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := []gce.Route{routeFor(a, "10.19.16.0/20"), routeFor(a, "10.19.32.0/20")}
+	for _, r := range routes {
+		if err := clients.Routes.Insert(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fake.SetOpLatency("routes.delete", gcefake.Fixed(600*time.Millisecond))
+	// The agent withdraws: its deletes are running when the drain starts.
+	var wg sync.WaitGroup
+	agentErrs := make(chan error, len(routes))
+	for _, r := range routes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			agentErrs <- clients.Routes.Delete(ctx, r.Project, r.Name)
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	var out bytes.Buffer
+	ops := &Ops{Routes: clients.Routes, Instances: clients.Instances, Groups: clients.Groups, Out: &out, Poll: 20 * time.Millisecond}
+	n, err := ops.Drain(ctx, project, zone, "fwd-a", 0)
+	wg.Wait()
+	close(agentErrs)
+	for e := range agentErrs {
+		if e != nil {
+			t.Errorf("agent's delete: %v", e)
+		}
+	}
+	if err != nil {
+		t.Fatalf("drain: %v\n%s", err, out.String())
+	}
+	if n != 0 {
+		t.Errorf("drain counted %d deletes of its own, want 0 (the agent deleted both)", n)
+	}
+	text := out.String()
+	if !strings.Contains(text, "2 routes already being deleted (by its agent): waiting for them") {
+		t.Errorf("progress does not say it waits for the agent's deletes:\n%s", text)
+	}
+	for _, bad := range []string{"reappeared", "resourceNotReady", "delete:"} {
+		if strings.Contains(text, bad) {
+			t.Errorf("progress says %q for deletes in flight:\n%s", bad, text)
+		}
+	}
+	if c := strings.Count(text, "already being deleted"); c != 1 {
+		t.Errorf("said %d times that deletes are in flight, want once:\n%s", c, text)
+	}
+}
