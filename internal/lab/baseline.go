@@ -122,13 +122,17 @@ func (d *scriptDesign) routeName(inst gcefake.Instance, n int) string {
 	return fmt.Sprintf("%s-%d", inst.Name, n)
 }
 
-// routeID reads v0.5's <name>-<id>-<n>; v0.4's names carry no id.
+// routeID reads v0.5's <name>-<id>-<n> (instance names are the group's
+// <group>-<4 characters>); v0.4's names carry no id.
 func (d *scriptDesign) routeID(route string) uint64 {
-	if !d.v05 {
+	if !d.v05 || !strings.HasPrefix(route, GroupName+"-") {
 		return 0
 	}
 	parts := strings.Split(route, "-")
-	if len(parts) < 3 {
+	if len(parts) < 4 {
+		return 0
+	}
+	if _, err := strconv.Atoi(parts[len(parts)-1]); err != nil {
 		return 0
 	}
 	id, err := strconv.ParseUint(parts[len(parts)-2], 10, 64)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -130,10 +131,23 @@ func (g *scriptGuest) dataPlane() error {
 	if err != nil {
 		return fmt.Errorf("nic1 %s/%d: %w", nic1.IP, bits, err)
 	}
-	for _, k := range []string{"net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0", "net.ipv4.conf.nic0.rp_filter=0", "net.ipv4.conf.nic1.rp_filter=0"} {
-		if err := nsExec(g.ns, "sysctl", "-q", "-w", k); err != nil {
-			return err
+	// /proc/sys/net belongs to the network namespace of the thread that
+	// opens it: no `ip netns exec` (a mount namespace per call, slow
+	// while many guests run).
+	err = InNamespace(g.ns, func() error {
+		for _, k := range []string{"ipv4/ip_forward", "ipv4/conf/all/rp_filter", "ipv4/conf/default/rp_filter", "ipv4/conf/nic0/rp_filter", "ipv4/conf/nic1/rp_filter"} {
+			v := "0"
+			if k == "ipv4/ip_forward" {
+				v = "1"
+			}
+			if err := os.WriteFile("/proc/sys/net/"+k, []byte(v), 0o644); err != nil {
+				return fmt.Errorf("sysctl net/%s=%s: %w", k, v, err)
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("forwarder %s: %w", g.inst.Name, err)
 	}
 	for _, args := range [][]string{
 		{"route", "replace", subnet.String(), "dev", "nic1", "src", nic1.IP, "table", "1"},

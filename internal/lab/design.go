@@ -49,7 +49,8 @@ import (
 //   - carrying: which member incarnations ("name#id") carry traffic now,
 //     per network, for designs whose traffic bypasses the fake's routes
 //     (nil: the fake's effective routes say it). The lab waits for every
-//     member to carry on both networks before a scenario.
+//     member to carry on both networks before a scenario, and the first
+//     time it sees an incarnation carrying is its time to routing.
 //   - supports: whether the design has anything to say in a scenario (a
 //     reconciler restart means nothing to a design without one).
 //

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vpclink/vpclink/internal/gcefake"
 )
 
 // --design values: all expands to the implemented designs in KnownDesigns'
@@ -58,5 +60,38 @@ func TestReportOKIgnoresInformationalRows(t *testing.T) {
 	r.Scenarios[0].OK = false
 	if r.OK() {
 		t.Error("a failing vpclink row passed the run")
+	}
+}
+
+// The baselines' route names as the earlier scripts wrote them: v0.4
+// without the instance id (routeID 0: whichever incarnation holds the
+// name), v0.5 with it; each owns only routes carrying its marker.
+func TestScriptDesignRouteNames(t *testing.T) {
+	inst := gcefake.Instance{Name: "fwd-ab12", ID: 3245654999523801869}
+	v04, v05 := &scriptDesign{}, &scriptDesign{v05: true}
+	for _, tc := range []struct {
+		d    *scriptDesign
+		n    int
+		name string
+		id   uint64
+	}{
+		{v04, 0, "fwd-ab12-0", 0},
+		{v04, 1, "fwd-ab12-1", 0},
+		{v05, 0, "fwd-ab12-3245654999523801869-0", 3245654999523801869},
+		{v05, 1, "fwd-ab12-3245654999523801869-1", 3245654999523801869},
+	} {
+		got := tc.d.routeName(inst, tc.n)
+		if got != tc.name || tc.d.routeID(got) != tc.id {
+			t.Errorf("%s route %d: %s (id %d), want %s (id %d)", tc.d.name(), tc.n, got, tc.d.routeID(got), tc.name, tc.id)
+		}
+	}
+	if v05.routeID("fwd-ab12-0") != 0 || v05.routeID("vpclink-1-abcdef12") != 0 {
+		t.Error("v0.5 read an id from a name without one")
+	}
+	if !v04.ownsRoute("fwd-ab12-0", scriptMarkerV04) || v04.ownsRoute("fwd-ab12-0", scriptMarkerV05) || v05.ownsRoute("x", "vpclink:v1 instance=x") {
+		t.Error("ownership by marker")
+	}
+	if v04.supports("reconciler-restart") || !v05.supports("panic") || !v04.supports("nic1-flap") {
+		t.Error("supported scenarios")
 	}
 }

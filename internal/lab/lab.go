@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -93,6 +94,10 @@ type env struct {
 	spec        groupSpec
 	stopControl func()
 	log         *zap.Logger
+	// carryingSince is when each incarnation first carried traffic by
+	// a design's own account (noteCarrying).
+	carryingMu    sync.Mutex
+	carryingSince map[string]time.Time
 	// pictures are the timelines drawn so far, by file: the designs of one
 	// scenario stack in one picture.
 	pictures map[string][]string
@@ -162,6 +167,20 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 	}
 	opts.Designs = designs
 	report := Report{LatencyModel: opts.Model()}
+	if len(opts.Designs) > 1 || opts.Designs[0] != DesignVPCLink {
+		report.LatencyModel.Designs = map[string]DesignModel{}
+		for _, name := range opts.Designs {
+			d, _ := newDesign(name)
+			var m DesignModel
+			if h := d.group(opts).autoHealing; h != nil {
+				m.AutoHealing = &AutoHealingModel{Port: h.Port, Path: h.Path,
+					IntervalSeconds: h.Interval.Seconds(), TimeoutSeconds: h.Timeout.Seconds(),
+					HealthyThreshold: h.HealthyThreshold, UnhealthyThreshold: h.UnhealthyThreshold,
+					InitialDelaySeconds: h.InitialDelay.Seconds()}
+			}
+			report.LatencyModel.Designs[name] = m
+		}
+	}
 	e, err := start(ctx, opts)
 	if err != nil {
 		return report, err

@@ -43,6 +43,9 @@ func (e *env) opsOps() rollout.Ops {
 // withdrawn, then undrains it and waits until the whole group carries
 // traffic again.
 func drainHold(ctx context.Context, e *env, r *run) error {
+	if m, ok := e.design.(maintainer); ok {
+		return m.maintenance(ctx, e, r)
+	}
 	victim, err := e.stableCarrier(ctx, r.load)
 	if err != nil {
 		return err
@@ -183,8 +186,17 @@ func ptrTo[T any](v T) *T { return &v }
 func withMinCapacity(act func(ctx context.Context, e *env, r *run) error) func(ctx context.Context, e *env, r *run) error {
 	return func(ctx context.Context, e *env, r *run) error {
 		began := time.Now()
+		sampled := sampleCapacity(ctx, e)
 		err := act(ctx, e, r)
+		if !e.isVPCLink() {
+			// The effective-route log names incarnations by vpclink's
+			// route names: a baseline's capacity is not read from it.
+			return err
+		}
 		low := e.minCapacity(began, time.Now())
+		if n, ok := sampled(); ok {
+			low = n
+		}
 		e.printf("%s: fewest forwarders carrying traffic: %d", r.sc.name, low)
 		r.extra = append(r.extra, Exactly(CheckMinCapacity, float64(low), float64(r.sc.final(e.opts))))
 		return err

@@ -106,6 +106,9 @@ func panicCarrier(plan panicPlan) func(ctx context.Context, e *env, r *run) erro
 // VPC A route (the stream reaches it there: that is how it was chosen) and
 // its VPC B route when VPC B's fabric sends the echoes to it too.
 func (e *env) carryingRoutes(victim gcefake.Instance, load *Load) ([]string, error) {
+	if _, ok := e.design.(carrierDesign); ok {
+		return nil, nil // a load balancer carries the stream, no route of the victim's
+	}
 	id := instanceid.ID(victim.ID)
 	routes := []string{naming.RouteName(RoutePrefix, id, Project, NetworkA, VPCBRange)}
 	back, err := nextHopOf(e.topo.VPCB(), ServerIP, ClientIP, "server", udpPort, load.UDPSourcePort())

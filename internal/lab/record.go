@@ -65,8 +65,17 @@ func (e *env) healthyPruned(r *run, rec record) int {
 
 // routeLabel names an owned route for people: its instance with the last
 // digits of the incarnation's id (a recreate keeps the name) and its
-// network; "" for a route vpclink does not own.
+// network; "" for a route vpclink does not own. A baseline's routes are
+// labelled with their names.
 func (e *env) routeLabel(route string) string {
+	if !e.isVPCLink() {
+		// A baseline's routes are named after their instance
+		// (<instance>-<n>, <instance>-<id>-<n>): the name says it all.
+		if strings.HasPrefix(route, GroupName+"-") {
+			return route
+		}
+		return ""
+	}
 	p, err := naming.ParseName(RoutePrefix, route)
 	if err != nil {
 		return ""

@@ -80,6 +80,14 @@ type LatencyModel struct {
 	APIFaultRate           float64           `json:"apiFaultRate"`         // in panic-api-faults
 	WritesPerMinute        int               `json:"writesPerMinute"`      // write budget in panic-rate-limited
 	OverheadLimitSeconds   float64           `json:"overheadLimitSeconds"` // vpclink's budget over the floor
+	// Designs is each design's own part of the model where a run has
+	// more than vpclink: its group's autohealing (null: none).
+	Designs map[string]DesignModel `json:"designs,omitempty"`
+}
+
+// DesignModel is what a design sets in the model.
+type DesignModel struct {
+	AutoHealing *AutoHealingModel `json:"autohealing"`
 }
 
 // AutoHealingModel is the MIG health check that recreates unhealthy members.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vpclink/vpclink/internal/gce"
 	"github.com/vpclink/vpclink/internal/gcefake"
 	"github.com/vpclink/vpclink/internal/instanceid"
 	"github.com/vpclink/vpclink/internal/rollout"
@@ -167,6 +168,16 @@ func nic1Flap(ctx context.Context, e *env, r *run) error {
 	r.mark(e, "nic1 of %s up", victim.Name)
 	time.Sleep(after)
 	r.recovery = r.load.Snapshot().UDP.RecoveryAfter(returned)
+	if !e.isVPCLink() {
+		// A baseline never repairs its policy routing: the forwarder
+		// stays broken until someone recreates it, as an operator does
+		// here once the scenario has measured.
+		r.mark(e, "operator recreates %s", victim.Name)
+		url := gce.Identity{Project: victim.Project, Zone: victim.Zone, Name: victim.Name}.InstanceURL()
+		if err := e.api.Groups.RecreateInstances(ctx, e.group, []string{url}); err != nil {
+			return fmt.Errorf("recreate %s: %w", victim.Name, err)
+		}
+	}
 	return nil
 }
 
