@@ -123,6 +123,7 @@ func TestDrainMarkWithdrawsAndClearAnnounces(t *testing.T) {
 // An agent starting on a marked instance (a restart during maintenance)
 // announces nothing, and starts announcing when the mark goes.
 func TestDrainMarkSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, gcefake.Options{})
 	inst := e.createInstance("fwd-1", testConfig)
 	e.setMark(inst, "by test")
@@ -175,6 +176,7 @@ func TestDrainMarkClearedWaitsForDataPlane(t *testing.T) {
 
 // A stop while drained by the mark ends Run after the grace, cleanly.
 func TestStopWhileMarked(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, gcefake.Options{})
 	inst := e.createInstance("fwd-1", testConfig)
 	a := e.markedAgent(inst)

@@ -99,6 +99,7 @@ func TestEffectiveRoutesAndWarnings(t *testing.T) {
 }
 
 func TestRouteGraceAfterNextHopStops(t *testing.T) {
+	t.Parallel()
 	const grace = 300 * time.Millisecond
 	s, _ := newFake(t, Options{RouteGrace: grace})
 	mustInstance(t, s, "fwd-1")

@@ -15,6 +15,7 @@ import (
 )
 
 func TestFaultsCodesAndReasons(t *testing.T) {
+	t.Parallel()
 	s, ts := newFake(t, Options{})
 	mustInstance(t, s, "fwd-1")
 	seedRoutes(s, "vpclink", 1)
@@ -140,6 +141,7 @@ func TestAppliedFaultAndRequestIDRetry(t *testing.T) {
 // An operation fault lets the call succeed and ends its operation DONE with
 // an error but no httpErrorStatusCode: the client's op.Wait says nil.
 func TestOperationFaultDoneWithErrorWithoutStatus(t *testing.T) {
+	t.Parallel()
 	s, ts := newFake(t, Options{OpLatency: Fixed(50 * time.Millisecond)})
 	mustInstance(t, s, "fwd-1")
 	c := routesClient(t, ts)
@@ -171,6 +173,7 @@ func TestOperationFaultDoneWithErrorWithoutStatus(t *testing.T) {
 
 // A route that an operation is still inserting or deleting is not ready.
 func TestRouteNotReadyWhileItsOperationRuns(t *testing.T) {
+	t.Parallel()
 	s, ts := newFake(t, Options{OpLatency: Fixed(200 * time.Millisecond)})
 	mustInstance(t, s, "fwd-1")
 	c := routesClient(t, ts)

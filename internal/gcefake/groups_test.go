@@ -190,6 +190,7 @@ func actionOf(mis []*computepb.ManagedInstance, name string) string {
 }
 
 func TestRegionalGroupSpreadsOverZones(t *testing.T) {
+	t.Parallel()
 	s, ts := newFake(t, Options{OpLatency: Fixed(50 * time.Millisecond)})
 	if err := s.CreateGroup(GroupSpec{Project: proj, Name: "fwd", Region: "us-central1", TargetSize: 3, NICs: twoNICs}); err != nil {
 		t.Fatal(err)

@@ -18,6 +18,8 @@ const (
 )
 
 // newFake starts a fake and an HTTP server for it; both stop with the test.
+// A fake shares nothing with another, so tests that mostly wait on simulated
+// latency call t.Parallel and wait together; those using t.Setenv cannot.
 func newFake(t testing.TB, opts Options) (*Server, *httptest.Server) {
 	t.Helper()
 	s := New(opts)

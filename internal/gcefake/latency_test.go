@@ -57,6 +57,7 @@ func TestLatencyDrawStaysInRangeAndSpreads(t *testing.T) {
 }
 
 func TestOperationLatencyPerMethodAndLog(t *testing.T) {
+	t.Parallel()
 	s, ts := newFake(t, Options{})
 	s.SetOpLatency("routes.delete", Fixed(150*time.Millisecond))
 	mustInstance(t, s, "fwd-1")

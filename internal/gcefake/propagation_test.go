@@ -12,6 +12,7 @@ import (
 // the operation's state, the data plane (EffectiveRoutes, EffectiveLog) the
 // propagated one.
 func TestPropagationDelaysTheDataPlane(t *testing.T) {
+	t.Parallel()
 	const prop = 200 * time.Millisecond
 	s, ts := newFake(t, Options{Propagation: Fixed(prop)})
 	mustInstance(t, s, "fwd-1")
@@ -65,6 +66,7 @@ func TestPropagationDelaysTheDataPlane(t *testing.T) {
 // With a drawn propagation, a route deleted before it was ever programmed
 // never carries traffic.
 func TestRouteDeletedBeforePropagationNeverCarries(t *testing.T) {
+	t.Parallel()
 	s, ts := newFake(t, Options{Propagation: Fixed(300 * time.Millisecond)})
 	mustInstance(t, s, "fwd-1")
 	c := routesClient(t, ts)

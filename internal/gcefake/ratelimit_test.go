@@ -103,6 +103,7 @@ func TestSpendWriteBudgetBlocksWritesUntilTheNextMinute(t *testing.T) {
 }
 
 func TestConcurrentOperationsQuota(t *testing.T) {
+	t.Parallel()
 	s, ts := newFake(t, Options{OpLatency: Fixed(300 * time.Millisecond)})
 	mustInstance(t, s, "fwd-1")
 	s.SetConcurrentOperationsLimit(proj, 1)

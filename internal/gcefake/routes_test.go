@@ -111,6 +111,7 @@ func TestRouteInsertRejectsBadInput(t *testing.T) {
 }
 
 func TestRouteOperationIsAsynchronous(t *testing.T) {
+	t.Parallel()
 	s, ts := newFake(t, Options{OpLatency: Fixed(300 * time.Millisecond)})
 	mustInstance(t, s, "fwd-1")
 	c := routesClient(t, ts)

@@ -78,6 +78,7 @@ func TestSetMetadataFingerprintAndWaitForChange(t *testing.T) {
 // wait_for_change with timeout_sec answers the unchanged value when the
 // time is up, with its ETag; a last_etag that differs answers at once.
 func TestMetadataWaitForChangeTimeoutAndETag(t *testing.T) {
+	t.Parallel()
 	s, _ := newFake(t, Options{})
 	in := mustInstance(t, s, "fwd-1")
 	get := func(query string) (*http.Response, time.Duration) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,7 +106,9 @@ func TestThresholdsAndHysteresis(t *testing.T) {
 func TestTimeoutAndClosedPort(t *testing.T) {
 	hang := newSwitchServer(t, answerHang)
 	closed := closedPortURL(t)
-	m, reg := startMonitor(t, Config{Interval: 20 * time.Millisecond, Timeout: 10 * time.Millisecond, Failures: 2, Successes: 1},
+	// A timeout of 10 ms classed a slow refusal as a timeout on a busy
+	// machine; 100 ms leaves the refusals refused and costs the hang 0.2 s.
+	m, reg := startMonitor(t, Config{Interval: 20 * time.Millisecond, Timeout: 100 * time.Millisecond, Failures: 2, Successes: 1},
 		Target{Key: "hang", URL: hang.URL + "/readyz"}, Target{Key: "closed", URL: closed})
 
 	unhealthy := map[string]Change{}
@@ -206,10 +209,27 @@ func TestRunTwiceIsAnError(t *testing.T) {
 	}
 }
 
+// countingProber is the real HTTP prober plus counts of the probes started
+// and of those still running, kept on the monitor's side: the server sees a
+// probe cancelled by Run's return whenever its handler gets to it, which may
+// be after Run returned.
+type countingProber struct {
+	Prober
+	started, running atomic.Int64
+}
+
+func (p *countingProber) Probe(ctx context.Context, url string) error {
+	p.started.Add(1)
+	p.running.Add(1)
+	defer p.running.Add(-1)
+	return p.Prober.Probe(ctx, url)
+}
+
 // TestRunStopsProbing: after Run returns no probe is in flight or started.
 func TestRunStopsProbing(t *testing.T) {
 	srv := newSwitchServer(t, answerOK)
-	m := NewMonitor(Config{Interval: 5 * time.Millisecond, Timeout: time.Second}, NewHTTPProber(time.Second), nil, nil)
+	p := &countingProber{Prober: NewHTTPProber(time.Second)}
+	m := NewMonitor(Config{Interval: 5 * time.Millisecond, Timeout: time.Second}, p, nil, nil)
 	m.SetTargets([]Target{{Key: "k", URL: srv.URL}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
@@ -219,9 +239,12 @@ func TestRunStopsProbing(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	n := srv.requests.Load()
+	if r := p.running.Load(); r != 0 {
+		t.Errorf("%d probes in flight after Run returned", r)
+	}
+	n := p.started.Load()
 	time.Sleep(30 * time.Millisecond)
-	if srv.requests.Load() != n {
+	if p.started.Load() != n {
 		t.Error("probes continued after Run returned")
 	}
 	if st := m.States()["k"]; st.Verdict != Healthy {

@@ -111,3 +111,50 @@ func (r *nccGuestRun) stop(ctx context.Context) { r.g.Shutdown(ctx) }
 func (r *nccGuestRun) freeze() error { r.g.Kill(); return nil }
 
 func (r *nccGuestRun) kill() { r.g.Kill() }
+
+// sampleCapacity watches, for a design whose traffic bypasses the fake's
+// routes (its carrying is not nil: ilb, ncc-bgp), how many members carry
+// traffic on both networks, every 100 ms until the returned func is called;
+// that returns the fewest seen, and false for other designs (the fake's
+// effective-route log says it).
+func sampleCapacity(ctx context.Context, e *env) func() (int, bool) {
+	count := func() (int, bool) {
+		have := e.design.carrying(e)
+		if have == nil {
+			return 0, false
+		}
+		n := 0
+		for _, nets := range have {
+			if nets[NetworkA] && nets[NetworkB] {
+				n++
+			}
+		}
+		return n, true
+	}
+	low, ok := count()
+	if !ok {
+		return func() (int, bool) { return 0, false }
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if n, _ := count(); n < low {
+					low = n
+				}
+			}
+		}
+	}()
+	return func() (int, bool) {
+		cancel()
+		<-done
+		return low, true
+	}
+}

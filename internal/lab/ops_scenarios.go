@@ -186,6 +186,7 @@ func ptrTo[T any](v T) *T { return &v }
 func withMinCapacity(act func(ctx context.Context, e *env, r *run) error) func(ctx context.Context, e *env, r *run) error {
 	return func(ctx context.Context, e *env, r *run) error {
 		began := time.Now()
+		sampled := sampleCapacity(ctx, e)
 		err := act(ctx, e, r)
 		if !e.isVPCLink() {
 			// The effective-route log names incarnations by vpclink's
@@ -193,6 +194,9 @@ func withMinCapacity(act func(ctx context.Context, e *env, r *run) error) func(c
 			return err
 		}
 		low := e.minCapacity(began, time.Now())
+		if n, ok := sampled(); ok {
+			low = n
+		}
 		e.printf("%s: fewest forwarders carrying traffic: %d", r.sc.name, low)
 		r.extra = append(r.extra, Exactly(CheckMinCapacity, float64(low), float64(r.sc.final(e.opts))))
 		return err

@@ -28,8 +28,10 @@ locals {
     "compute.instances.setMetadata",
     "compute.zoneOperations.get",
     # instanceGroupManagers.get covers get and listManagedInstances (status,
-    # plan, rollout); .update covers recreateInstances, resize and
-    # deleteInstances (rollout), which return zonal or regional operations.
+    # plan, rollout); .update covers createInstances and deleteInstances
+    # (rollout: the replacement comes before the old member goes), as well
+    # as recreateInstances and resize, which return zonal or regional
+    # operations.
     "compute.instanceGroupManagers.get",
     "compute.instanceGroupManagers.update",
     "compute.regionOperations.get",
