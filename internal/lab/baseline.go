@@ -147,10 +147,11 @@ func (d *scriptDesign) ownsRoute(_, description string) bool { return descriptio
 func (d *scriptDesign) carrying(*env) map[string]map[string]bool { return nil }
 
 // supports: the scenarios about vpclink's own parts (drain, reconciler,
-// rollout tool, replicas) mean nothing to a design without them.
+// rollout tool, replicas) mean nothing to a design without them;
+// zone-outage's measurement waits on vpclink's prunes, not on autohealing.
 func (d *scriptDesign) supports(scenario string) bool {
 	switch scenario {
-	case "scale-0-1", "scale-1-3", "scale-3-1", "rolling-update", "panic", "nic1-flap", "panic-api-faults", "zone-outage":
+	case "scale-0-1", "scale-1-3", "scale-3-1", "rolling-update", "panic", "nic1-flap", "panic-api-faults":
 		return true
 	}
 	return false

@@ -187,7 +187,7 @@ func (l *ILB) probeAll(ctx context.Context) {
 				defer l.mu.Unlock()
 				lb.probing[key] = false
 				c := lb.checks[key]
-				if c == nil { // removed meanwhile
+				if c == nil || l.lbs == nil { // removed meanwhile, or closed
 					return
 				}
 				if c.record(ok) {
