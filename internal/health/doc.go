@@ -36,6 +36,13 @@
 //     only it knows the instance's creation time: the monitor reports
 //     EverSucceeded, EverHealthy and the counts, and a target that never answered becomes
 //     Unhealthy after Failures failures like any other.
+//   - A failing target that this monitor has never seen answer and has not
+//     judged yet (the reconciler has just started, or the forwarder is new)
+//     is probed at the timeout's pace instead of the interval's until its
+//     first verdict: the verdict still rests on Failures full timeouts
+//     without an answer, but a reconciler restarted during a panic loses
+//     only the time it was down, not a second detection. Once a target has
+//     answered, or has a verdict, its failures are one interval apart.
 //   - A probe is one GET with Config.Timeout and no retry (a retry would
 //     delay detection); any 2xx is a success, anything else (other status,
 //     redirect, refused, timeout) a failure. A probe cut short because the

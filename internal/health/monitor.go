@@ -208,11 +208,35 @@ func (m *Monitor) probeLoop(ctx context.Context, t *target, spread time.Duration
 		m.noteLag(started.Sub(slot))
 		m.probeOnce(ctx, t, started)
 		now := time.Now()
+		if m.confirming(t) {
+			// Unknown and failing: the next probe goes out once this
+			// one's timeout is over, not at the next slot.
+			slot = started.Add(max(m.cfg.Timeout, time.Millisecond))
+			timer.Reset(max(slot.Sub(now), 0))
+			continue
+		}
 		for !slot.After(now) {
 			slot = slot.Add(interval)
 		}
 		timer.Reset(slot.Sub(now))
 	}
+}
+
+// confirming reports whether t is failing and this monitor has never seen
+// it answer or judged it: a reconciler that has just started, or a
+// forwarder that has just been added. Such a target is probed at the
+// timeout's pace until the first verdict, so that a restarted reconciler
+// loses no more to detection than the time it was down: the verdict still
+// rests on Failures consecutive failures, each a full timeout without an
+// answer, only closer together. Refusals (which return at once) are not
+// repeated faster than the timeout. A target that has answered before, or
+// has a verdict, keeps the interval: its failures are weighed as DESIGN.md
+// times them.
+func (m *Monitor) confirming(t *target) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := t.state
+	return s.Verdict == Starting && !s.EverSucceeded && s.ConsecutiveFailures > 0 && m.cfg.Timeout < m.cfg.Interval
 }
 
 func (m *Monitor) noteLag(lag time.Duration) {

@@ -251,3 +251,42 @@ func TestRunStopsProbing(t *testing.T) {
 		t.Errorf("state lost after Run: %+v", st)
 	}
 }
+
+// A failing target this monitor has never seen answer (after a reconciler
+// restart) is confirmed at the timeout's pace: Failures failures, each a
+// full timeout, back to back, instead of one per interval. Refusals are not
+// repeated faster than the timeout, and a target that answered before keeps
+// the interval between the failures that judge it.
+func TestUnknownFailingTargetsAreConfirmedAtTheTimeoutsPace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out several probe intervals; runs in the full tier")
+	}
+	const interval, timeout = time.Second, 100 * time.Millisecond
+	hung := newSwitchServer(t, answerHang)
+	known := newSwitchServer(t, answerOK)
+	m, _ := startMonitor(t, Config{Interval: interval, Timeout: timeout, Failures: 3, Successes: 2},
+		Target{Key: "hung", URL: hung.URL + "/readyz"},
+		Target{Key: "refused", URL: closedPortURL(t)},
+		Target{Key: "known", URL: known.URL + "/readyz"})
+
+	spans := map[string]time.Duration{}
+	for len(spans) < 3 {
+		c := nextChange(t, m)
+		switch {
+		case c.Key == "known" && c.To == Healthy:
+			known.set(answerHang)
+		case c.To == Unhealthy:
+			streak := m.States()[c.Key].StreakStart
+			spans[c.Key] = c.At.Sub(streak)
+		}
+	}
+	// From the first failed probe's start to the deciding probe's start.
+	for _, key := range []string{"hung", "refused"} {
+		if d := spans[key]; d < 2*timeout || d >= interval {
+			t.Errorf("%s: judged %s after its first failure, want between 2 timeouts (%s) and one interval (%s)", key, d, 2*timeout, interval)
+		}
+	}
+	if d := spans["known"]; d < 2*interval-interval/10 {
+		t.Errorf("known: judged %s after its first failure, want about 2 intervals (%s): it had answered before", d, 2*interval)
+	}
+}

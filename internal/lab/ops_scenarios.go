@@ -188,14 +188,15 @@ func withMinCapacity(act func(ctx context.Context, e *env, r *run) error) func(c
 		began := time.Now()
 		sampled := sampleCapacity(ctx, e)
 		err := act(ctx, e, r)
-		if !e.isVPCLink() {
+		n, wasSampled := sampled()
+		if !e.isVPCLink() && !wasSampled {
 			// The effective-route log names incarnations by vpclink's
 			// route names: a baseline's capacity is not read from it.
 			return err
 		}
-		low := e.minCapacity(began, time.Now())
-		if n, ok := sampled(); ok {
-			low = n
+		low := n
+		if !wasSampled {
+			low = e.minCapacity(began, time.Now())
 		}
 		e.printf("%s: fewest forwarders carrying traffic: %d", r.sc.name, low)
 		r.extra = append(r.extra, Exactly(CheckMinCapacity, float64(low), float64(r.sc.final(e.opts))))

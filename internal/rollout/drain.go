@@ -105,7 +105,7 @@ func (o *Ops) drainInstance(ctx context.Context, project string, inst gce.Instan
 		case back > 0:
 			o.printf("drain %s: %d routes reappeared, withdrawing again", inst.Name, back)
 		}
-		res := o.deleteAll(ctx, inst.Name, routes)
+		res := o.deleteAll(ctx, inst.Name, routes, busy)
 		deleted += len(res.deleted)
 		for _, name := range res.deleted {
 			gone[name] = true
@@ -150,8 +150,11 @@ type deleteResult struct {
 	errs          []error
 }
 
-// deleteAll deletes routes concurrently, printing each as it is DONE.
-func (o *Ops) deleteAll(ctx context.Context, instance string, routes []gce.Route) deleteResult {
+// deleteAll deletes routes concurrently, printing each as it is DONE. A
+// route in busy was being deleted by another operation in an earlier round:
+// a success now most often means that operation finished (the client takes
+// 404 as success), so it is neither counted nor printed as this drain's.
+func (o *Ops) deleteAll(ctx context.Context, instance string, routes []gce.Route, busy map[string]bool) deleteResult {
 	var (
 		mu  sync.Mutex
 		wg  sync.WaitGroup
@@ -168,6 +171,7 @@ func (o *Ops) deleteAll(ctx context.Context, instance string, routes []gce.Route
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
+			case err == nil && busy[r.Name]:
 			case err == nil:
 				res.deleted = append(res.deleted, r.Name)
 				o.printf("drain %s: route %s (%s) deleted", instance, r.Name, r.DestRange)

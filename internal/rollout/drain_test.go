@@ -199,7 +199,9 @@ func TestDrainWaitsForTheAgentsOwnDeletes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	fake.SetOpLatency("routes.delete", gcefake.Fixed(600*time.Millisecond))
+	// Long enough that the drain lists and asks while they run, however
+	// busy the machine.
+	fake.SetOpLatency("routes.delete", gcefake.Fixed(3*time.Second))
 	// The agent withdraws: its deletes are running when the drain starts.
 	var wg sync.WaitGroup
 	agentErrs := make(chan error, len(routes))
@@ -210,7 +212,12 @@ func TestDrainWaitsForTheAgentsOwnDeletes(t *testing.T) {
 			agentErrs <- clients.Routes.Delete(ctx, r.Project, r.Name)
 		}()
 	}
-	time.Sleep(100 * time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); fake.RequestCounts()["routes.delete"] < int64(len(routes)); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent's deletes never reached the fake: %v", fake.RequestCounts())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	var out bytes.Buffer
 	ops := &Ops{Routes: clients.Routes, Instances: clients.Instances, Groups: clients.Groups, Out: &out, Poll: 20 * time.Millisecond}
 	n, err := ops.Drain(ctx, project, zone, "fwd-a", 0)
@@ -225,7 +232,7 @@ func TestDrainWaitsForTheAgentsOwnDeletes(t *testing.T) {
 		t.Fatalf("drain: %v\n%s", err, out.String())
 	}
 	if n != 0 {
-		t.Errorf("drain counted %d deletes of its own, want 0 (the agent deleted both)", n)
+		t.Errorf("drain counted %d deletes of its own, want 0 (the agent deleted both)\n%s", n, out.String())
 	}
 	text := out.String()
 	if !strings.Contains(text, "2 routes already being deleted (by its agent): waiting for them") {
